@@ -1,0 +1,177 @@
+//! The contract's error codes and the errors of session validation.
+
+use actix_web::http::StatusCode;
+
+/// Every error code of the contract, with its status and a default message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// No Authorization header.
+    MissingAuthorization,
+    /// Authorization present, credential part empty.
+    MissingUserId,
+    /// Malformed or refused credential.
+    InvalidToken,
+    /// The token's `exp` has passed.
+    SessionExpired,
+    /// Redis holds no session for the user.
+    SessionNotFound,
+    /// Redis holds a different token for the user.
+    SessionRevoked,
+    /// Login with an unknown email or a wrong password.
+    InvalidCredentials,
+    /// Body is not JSON, or a field is missing or of the wrong type.
+    InvalidRequest,
+    /// Sign-up email rejected.
+    InvalidEmail,
+    /// Sign-up password rejected.
+    WeakPassword,
+    /// Sign-up with an email already registered.
+    EmailTaken,
+    /// Body over the limit.
+    PayloadTooLarge,
+    /// Login throttled.
+    TooManyRequests,
+    /// A dependency did not answer in time.
+    ServiceUnavailable,
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// Anything else.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The snake_case tag sent as `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingAuthorization => "missing_authorization",
+            Self::MissingUserId => "missing_user_id",
+            Self::InvalidToken => "invalid_token",
+            Self::SessionExpired => "session_expired",
+            Self::SessionNotFound => "session_not_found",
+            Self::SessionRevoked => "session_revoked",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidEmail => "invalid_email",
+            Self::WeakPassword => "weak_password",
+            Self::EmailTaken => "email_taken",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyRequests => "too_many_requests",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The HTTP status the contract gives this code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingAuthorization
+            | Self::MissingUserId
+            | Self::InvalidToken
+            | Self::SessionExpired
+            | Self::SessionNotFound
+            | Self::SessionRevoked
+            | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidEmail | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A human sentence for the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingAuthorization => "The request has no Authorization header.",
+            Self::MissingUserId => "The Authorization header carries no credential.",
+            Self::InvalidToken => "The credential is malformed or was not issued by this service.",
+            Self::SessionExpired => "The session has expired; log in again.",
+            Self::SessionNotFound => "There is no session for this user; log in again.",
+            Self::SessionRevoked => "This session was replaced or revoked; log in again.",
+            Self::InvalidCredentials => "The email or password is wrong.",
+            Self::InvalidRequest => "The request body is not valid JSON of the expected shape.",
+            Self::InvalidEmail => "The email address is not valid.",
+            Self::WeakPassword => "The password must be 8 to 72 bytes long.",
+            Self::EmailTaken => "An account with this email already exists.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::TooManyRequests => "Too many failed logins; try again later.",
+            Self::ServiceUnavailable => {
+                "A backing service did not answer in time; try again shortly."
+            }
+            Self::NotFound => "There is nothing at this path.",
+            Self::MethodNotAllowed => "This path does not accept that method.",
+            Self::InternalError => "Something went wrong on our side.",
+        }
+    }
+
+    /// True for codes where a credential was presented and refused (RFC 6750 `invalid_token`).
+    pub fn refuses_credential(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidToken
+                | Self::SessionExpired
+                | Self::SessionNotFound
+                | Self::SessionRevoked
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request's session was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No Authorization header.
+    #[error("missing authorization")]
+    MissingAuthorization,
+    /// Authorization present, credential part empty.
+    #[error("missing credential")]
+    MissingUserId,
+    /// Malformed, wrongly signed or of a refused scheme.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The token's `exp` has passed.
+    #[error("session expired")]
+    SessionExpired,
+    /// No session in Redis for the user.
+    #[error("session not found")]
+    SessionNotFound,
+    /// Redis holds a different token for the user.
+    #[error("session revoked")]
+    SessionRevoked,
+    /// Redis or the auth-service did not answer in time.
+    #[error("session store unavailable")]
+    Unavailable,
+}
+
+impl AuthError {
+    /// The contract's code for this error.
+    pub fn error_code(self) -> ErrorCode {
+        match self {
+            Self::MissingAuthorization => ErrorCode::MissingAuthorization,
+            Self::MissingUserId => ErrorCode::MissingUserId,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::SessionExpired => ErrorCode::SessionExpired,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
+            Self::SessionRevoked => ErrorCode::SessionRevoked,
+            Self::Unavailable => ErrorCode::ServiceUnavailable,
+        }
+    }
+
+    /// The contract's code as a string.
+    pub fn code(self) -> &'static str {
+        self.error_code().as_str()
+    }
+}

@@ -1,0 +1,168 @@
+//! Validation through the auth-service's `POST /introspect` over HTTP.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::credential::Credential;
+use crate::error::AuthError;
+use crate::http::REQUEST_ID;
+use crate::session::Session;
+
+/// Body of `POST /introspect`: a token, or in seed mode a userId.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntrospectRequest {
+    /// The bearer token to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Seed mode: the userId whose session to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// Answer of `POST /introspect`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntrospectResponse {
+    /// Whether the session is live.
+    pub active: bool,
+    /// The user's id, when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The user's email, when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Issued at (epoch seconds), when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Expires at (epoch seconds), when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+/// One pooled HTTP client that asks the auth-service about sessions.
+#[derive(Clone)]
+pub struct IntrospectionClient {
+    client: reqwest::Client,
+    url: String,
+    internal_token: SecretString,
+    accept_user_id: bool,
+}
+
+impl std::fmt::Debug for IntrospectionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionClient")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntrospectionClient {
+    /// A client for the auth-service at `base_url`; every call is bounded by `timeout`.
+    pub fn new(
+        base_url: &str,
+        internal_token: SecretString,
+        timeout: Duration,
+        accept_user_id: bool,
+    ) -> Result<Self, crate::settings::SettingsError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|_| {
+                crate::settings::SettingsError::Invalid("the HTTP client could not be built".into())
+            })?;
+        Ok(Self {
+            client,
+            url: format!("{}/introspect", base_url.trim_end_matches('/')),
+            internal_token,
+            accept_user_id,
+        })
+    }
+
+    /// Whether seed-mode userId credentials are accepted.
+    pub fn accepts_user_id(&self) -> bool {
+        self.accept_user_id
+    }
+
+    /// Asks the auth-service whether the credential is a live session.
+    ///
+    /// The auth-service down, slow or answering oddly is `Unavailable` (503), never
+    /// a 401 that would log the user out.
+    #[tracing::instrument(skip_all)]
+    pub async fn validate(
+        &self,
+        credential: &Credential,
+        request_id: Option<&str>,
+    ) -> Result<Session, AuthError> {
+        let (body, token) = match credential {
+            Credential::Bearer(token) => (
+                IntrospectRequest {
+                    token: Some(token.clone()),
+                    user_id: None,
+                },
+                token.clone(),
+            ),
+            Credential::UserId(user_id) => {
+                if !self.accept_user_id {
+                    return Err(AuthError::InvalidToken);
+                }
+                (
+                    IntrospectRequest {
+                        token: None,
+                        user_id: Some(user_id.clone()),
+                    },
+                    String::new(),
+                )
+            }
+        };
+        let mut request = self
+            .client
+            .post(&self.url)
+            .bearer_auth(self.internal_token.expose_secret())
+            .json(&body);
+        if let Some(id) = request_id {
+            request = request.header(REQUEST_ID.as_str(), id);
+        }
+        let response = request.send().await.map_err(|err| {
+            tracing::warn!(
+                timeout = err.is_timeout(),
+                connect = err.is_connect(),
+                "introspection call failed"
+            );
+            AuthError::Unavailable
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            tracing::warn!(status = status.as_u16(), "introspection refused");
+            return Err(AuthError::Unavailable);
+        }
+        let answer: IntrospectResponse = response.json().await.map_err(|_| {
+            tracing::warn!("introspection answer is not the contract's JSON");
+            AuthError::Unavailable
+        })?;
+        match answer {
+            IntrospectResponse {
+                active: true,
+                user_id: Some(user_id),
+                email: Some(email),
+                iat: Some(issued_at),
+                exp: Some(expires_at),
+            } => Ok(Session {
+                user_id,
+                email,
+                issued_at,
+                expires_at,
+                token,
+            }),
+            IntrospectResponse { active: false, .. } => Err(AuthError::SessionNotFound),
+            _ => {
+                tracing::warn!("introspection answer lacks fields");
+                Err(AuthError::Unavailable)
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The Redis session store: one key per user, value the JWT, expiry equal to its lifetime.
+//!
+//! Every command and script touches exactly one key, so the store can run on Redis
+//! Cluster. Every call is bounded by `redis.timeout_ms`; a failure or a timeout is
+//! [`StoreError::Unavailable`], never "not found".
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool_redis::{Manager, Pool, Runtime};
+use redis::AsyncConnectionConfig;
+use secrecy::ExposeSecret;
+
+use crate::settings::{RedisSettings, SessionSettings, SettingsError};
+
+/// Sets the key to the new token unless a session exists; returns `{created, token}`.
+const CREATE_OR_REUSE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {1, ARGV[1]}
+";
+
+/// Deletes the key only while it still holds the presented token.
+const COMPARE_AND_DELETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Replaces the token only while the key still holds the old one.
+const COMPARE_AND_SET: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// A store call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Redis refused, failed or did not answer within the timeout.
+    #[error("the session store did not answer in time")]
+    Unavailable,
+}
+
+/// The result of [`SessionStore::create_or_reuse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// The token now held in Redis for the user.
+    pub token: String,
+    /// True when an existing session was returned and nothing was written.
+    pub reused: bool,
+}
+
+/// Sessions in Redis, keyed `<prefix><userId>`.
+#[derive(Clone)]
+pub struct SessionStore {
+    pool: Pool,
+    prefix: String,
+    ttl_seconds: u64,
+    timeout: Duration,
+    create_or_reuse: redis::Script,
+    compare_and_delete: redis::Script,
+    compare_and_set: redis::Script,
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore")
+            .field("prefix", &self.prefix)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionStore {
+    /// Builds the pool; connections are opened lazily, so Redis may be down at start.
+    pub fn new(redis: &RedisSettings, session: &SessionSettings) -> Result<Self, SettingsError> {
+        session.check()?;
+        let timeout = Duration::from_millis(redis.timeout_ms.max(1));
+        let connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let manager = Manager::new_with_config(redis.url.expose_secret(), connection)
+            .map_err(|_| SettingsError::Invalid("redis.url is not a valid Redis URL".into()))?;
+        let pool = Pool::builder(manager)
+            .max_size(redis.pool_size.max(1))
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|_| SettingsError::Invalid("the Redis pool could not be built".into()))?;
+        Ok(Self {
+            pool,
+            prefix: session.key_prefix.clone(),
+            ttl_seconds: session.ttl_seconds,
+            timeout,
+            create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
+            compare_and_delete: redis::Script::new(COMPARE_AND_DELETE),
+            compare_and_set: redis::Script::new(COMPARE_AND_SET),
+        })
+    }
+
+    /// The Redis key of a user's session.
+    pub fn key(&self, user_id: &str) -> String {
+        format!("{}{}", self.prefix, user_id)
+    }
+
+    /// The lifetime given to new sessions, in seconds.
+    pub fn ttl_seconds(&self) -> u64 {
+        self.ttl_seconds
+    }
+
+    /// Runs `op` on a pooled connection, bounded by the timeout.
+    async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let call = async {
+            let conn = self.pool.get().await.map_err(|err| {
+                tracing::warn!(command = what, error = %err, "redis connection unavailable");
+                StoreError::Unavailable
+            })?;
+            op(conn).await.map_err(|err| {
+                tracing::warn!(command = what, kind = ?err.kind(), "redis command failed");
+                StoreError::Unavailable
+            })
+        };
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    command = what,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "redis call timed out"
+                );
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
+    /// Stores `token` for the user unless a session exists, in one atomic step.
+    ///
+    /// Many concurrent calls for one user leave one key and all return its token.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn create_or_reuse(
+        &self,
+        user_id: &str,
+        token: &str,
+    ) -> Result<StoredSession, StoreError> {
+        let key = self.key(user_id);
+        let (created, token): (i64, String) = self
+            .run("create_or_reuse", |mut conn| async move {
+                self.create_or_reuse
+                    .key(&key)
+                    .arg(token)
+                    .arg(self.ttl_seconds)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(StoredSession {
+            token,
+            reused: created == 0,
+        })
+    }
+
+    /// Replaces `old` with `new` (fresh expiry) only if the key still holds `old`.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+        let key = self.key(user_id);
+        let replaced: i64 = self
+            .run("replace", |mut conn| async move {
+                self.compare_and_set
+                    .key(&key)
+                    .arg(old)
+                    .arg(new)
+                    .arg(self.ttl_seconds)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    /// The token held for the user, if any.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn get(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let key = self.key(user_id);
+        self.run("get", |mut conn| async move {
+            redis::cmd("GET").arg(&key).query_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// Deletes the user's session only if it still holds `token`; true when deleted.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
+        let key = self.key(user_id);
+        let deleted: i64 = self
+            .run("revoke", |mut conn| async move {
+                self.compare_and_delete
+                    .key(&key)
+                    .arg(token)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    /// Answers when Redis answers a PING in time.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self
+            .run("ping", |mut conn| async move {
+                redis::cmd("PING").query_async(&mut conn).await
+            })
+            .await?;
+        Ok(())
+    }
+}

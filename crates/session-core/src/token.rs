@@ -1,0 +1,177 @@
+//! The JWT codec: issues session tokens and verifies them with a pinned algorithm.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{JwtAlgorithm, JwtSettings, SettingsError};
+
+/// The claims of a session token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id (24 lowercase hex characters).
+    pub sub: String,
+    /// The user's email, as stored at sign-up.
+    pub email: String,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the Unix epoch.
+    pub exp: i64,
+    /// A random 128-bit id, so that two tokens are never equal.
+    pub jti: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The signature and claims are right but `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// Malformed, wrongly signed, wrong algorithm, issuer, audience or key.
+    #[error("token invalid")]
+    Invalid,
+    /// This codec holds no signing key, or signing failed.
+    #[error("token could not be signed")]
+    Signing,
+}
+
+enum VerifyKeys {
+    Single(DecodingKey),
+    ByKid(HashMap<String, DecodingKey>),
+}
+
+/// Signs and verifies session tokens according to [`JwtSettings`].
+pub struct TokenCodec {
+    signer: Option<(Header, EncodingKey)>,
+    keys: VerifyKeys,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for TokenCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCodec")
+            .field("algorithm", &self.validation.algorithms)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCodec {
+    /// Builds the codec; an HS256 secret under 32 bytes or an unreadable key is an error.
+    pub fn new(settings: &JwtSettings) -> Result<Self, SettingsError> {
+        let (algorithm, signer, keys) = match settings.algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = settings.secret.expose_secret().as_bytes();
+                if secret.len() < 32 {
+                    return Err(SettingsError::Invalid(
+                        "jwt.secret must be at least 32 bytes".into(),
+                    ));
+                }
+                let encoding = EncodingKey::from_secret(secret)
+                    .map_err(|_| SettingsError::Invalid("jwt.secret is unusable".into()))?;
+                let decoding = DecodingKey::from_secret(secret)
+                    .map_err(|_| SettingsError::Invalid("jwt.secret is unusable".into()))?;
+                (
+                    Algorithm::HS256,
+                    Some((Header::new(Algorithm::HS256), encoding)),
+                    VerifyKeys::Single(decoding),
+                )
+            }
+            JwtAlgorithm::EdDSA => {
+                let mut by_kid = HashMap::new();
+                for (kid, pem) in &settings.verification_keys {
+                    let key = DecodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| {
+                        SettingsError::Invalid(format!(
+                            "jwt.verification_keys.{kid} is not an Ed25519 public key (PEM)"
+                        ))
+                    })?;
+                    by_kid.insert(kid.clone(), key);
+                }
+                let signer = match &settings.signing_key {
+                    Some(pem) => {
+                        let kid = settings.signing_key_id.clone().ok_or_else(|| {
+                            SettingsError::Invalid(
+                                "jwt.signing_key_id is required with jwt.signing_key".into(),
+                            )
+                        })?;
+                        let key = EncodingKey::from_ed_pem(pem.expose_secret().as_bytes())
+                            .map_err(|_| {
+                                SettingsError::Invalid(
+                                    "jwt.signing_key is not an Ed25519 private key (PEM)".into(),
+                                )
+                            })?;
+                        let mut header = Header::new(Algorithm::EdDSA);
+                        header.kid = Some(kid);
+                        Some((header, key))
+                    }
+                    None => None,
+                };
+                (Algorithm::EdDSA, signer, VerifyKeys::ByKid(by_kid))
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 0;
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Ok(Self {
+            signer,
+            keys,
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    /// Issues a token for `user_id` that lives `ttl_seconds` from now.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        email: &str,
+        ttl_seconds: u64,
+    ) -> Result<(String, Claims), TokenError> {
+        let (header, key) = self.signer.as_ref().ok_or(TokenError::Signing)?;
+        let iat = chrono::Utc::now().timestamp();
+        let ttl = i64::try_from(ttl_seconds).map_err(|_| TokenError::Signing)?;
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            email: email.to_owned(),
+            iat,
+            exp: iat.saturating_add(ttl),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let token = jsonwebtoken::encode(header, &claims, key).map_err(|_| TokenError::Signing)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let key = match &self.keys {
+            VerifyKeys::Single(key) => key,
+            VerifyKeys::ByKid(keys) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+                let kid = header.kid.ok_or(TokenError::Invalid)?;
+                keys.get(&kid).ok_or(TokenError::Invalid)?
+            }
+        };
+        match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(err) if matches!(err.kind(), ErrorKind::ExpiredSignature) => {
+                Err(TokenError::Expired)
+            }
+            Err(_) => Err(TokenError::Invalid),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Validation: a credential in, a [`Session`] or the contract's error out.
+
+use std::sync::Arc;
+
+use crate::credential::Credential;
+use crate::error::AuthError;
+use crate::session::Session;
+use crate::store::{SessionStore, StoreError};
+use crate::token::{Claims, TokenCodec, TokenError};
+
+impl From<StoreError> for AuthError {
+    fn from(_: StoreError) -> Self {
+        AuthError::Unavailable
+    }
+}
+
+impl From<TokenError> for AuthError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::Expired => AuthError::SessionExpired,
+            TokenError::Invalid | TokenError::Signing => AuthError::InvalidToken,
+        }
+    }
+}
+
+/// Compares two strings in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn session_from(claims: Claims, token: String) -> Session {
+    Session {
+        token,
+        user_id: claims.sub,
+        email: claims.email,
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+    }
+}
+
+/// Validates credentials against the JWT codec and the Redis session store.
+#[derive(Debug, Clone)]
+pub struct LocalValidator {
+    codec: Arc<TokenCodec>,
+    store: SessionStore,
+    accept_user_id: bool,
+}
+
+impl LocalValidator {
+    /// A validator over `codec` and `store`; `accept_user_id` turns on seed mode.
+    pub fn new(codec: Arc<TokenCodec>, store: SessionStore, accept_user_id: bool) -> Self {
+        Self {
+            codec,
+            store,
+            accept_user_id,
+        }
+    }
+
+    /// Whether seed-mode userId credentials are accepted.
+    pub fn accepts_user_id(&self) -> bool {
+        self.accept_user_id
+    }
+
+    /// The store this validator reads.
+    pub fn store(&self) -> &SessionStore {
+        &self.store
+    }
+
+    /// The codec this validator verifies with.
+    pub fn codec(&self) -> &TokenCodec {
+        &self.codec
+    }
+
+    /// Validates a credential.
+    ///
+    /// A bearer token is verified first (so an expired or forged token never reaches
+    /// Redis), then accepted only if Redis holds that very token for its user.
+    #[tracing::instrument(skip_all)]
+    pub async fn validate(&self, credential: &Credential) -> Result<Session, AuthError> {
+        match credential {
+            Credential::Bearer(token) => {
+                let claims = self.codec.decode(token)?;
+                match self.store.get(&claims.sub).await? {
+                    None => Err(AuthError::SessionNotFound),
+                    Some(stored) if constant_time_eq(&stored, token) => {
+                        Ok(session_from(claims, stored))
+                    }
+                    Some(_) => Err(AuthError::SessionRevoked),
+                }
+            }
+            Credential::UserId(user_id) => {
+                if !self.accept_user_id {
+                    return Err(AuthError::InvalidToken);
+                }
+                let stored = self
+                    .store
+                    .get(user_id)
+                    .await?
+                    .ok_or(AuthError::SessionNotFound)?;
+                let claims = self.codec.decode(&stored)?;
+                if claims.sub != *user_id {
+                    return Err(AuthError::InvalidToken);
+                }
+                Ok(session_from(claims, stored))
+            }
+        }
+    }
+}
+
+/// How a service validates sessions: locally against Redis, or by asking the auth-service.
+#[derive(Debug, Clone)]
+pub enum SessionValidator {
+    /// Straight against Redis.
+    Local(LocalValidator),
+    /// Through the auth-service's `/introspect`.
+    #[cfg(feature = "remote")]
+    Remote(crate::remote::IntrospectionClient),
+}
+
+impl SessionValidator {
+    /// Whether seed-mode userId credentials are accepted.
+    pub fn accepts_user_id(&self) -> bool {
+        match self {
+            Self::Local(v) => v.accepts_user_id(),
+            #[cfg(feature = "remote")]
+            Self::Remote(v) => v.accepts_user_id(),
+        }
+    }
+
+    /// Validates a credential; see [`LocalValidator::validate`]. `request_id` is
+    /// forwarded on the introspection call in remote mode.
+    pub async fn validate(
+        &self,
+        credential: &Credential,
+        request_id: Option<&str>,
+    ) -> Result<Session, AuthError> {
+        match self {
+            Self::Local(v) => {
+                let _ = request_id;
+                v.validate(credential).await
+            }
+            #[cfg(feature = "remote")]
+            Self::Remote(v) => v.validate(credential, request_id).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert!(constant_time_eq("", ""));
+    }
+}

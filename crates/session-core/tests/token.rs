@@ -1,0 +1,182 @@
+//! The JWT codec: pinned algorithm, issuer, audience, expiry.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use secrecy::SecretString;
+use session_core::settings::{JwtAlgorithm, JwtSettings};
+use session_core::{Claims, TokenCodec, TokenError};
+
+const SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+fn settings(secret: &str, iss: &str, aud: &str) -> JwtSettings {
+    JwtSettings {
+        secret: SecretString::from(secret.to_owned()),
+        issuer: iss.into(),
+        audience: aud.into(),
+        algorithm: JwtAlgorithm::HS256,
+        signing_key: None,
+        signing_key_id: None,
+        verification_keys: Default::default(),
+        jwks_url: None,
+    }
+}
+
+fn codec() -> TokenCodec {
+    TokenCodec::new(&settings(SECRET, "session-store", "session-store")).expect("codec")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    // URL-safe base64 without padding, enough for forging test tokens.
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn claims() -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        sub: "65a1b2c3d4e5f60718293a4b".into(),
+        email: "ada@example.com".into(),
+        iat: now,
+        exp: now + 600,
+        jti: "j".into(),
+        iss: "session-store".into(),
+        aud: "session-store".into(),
+    }
+}
+
+#[test]
+fn issued_token_round_trips_with_all_claims() {
+    let c = codec();
+    let (token, issued) = c
+        .issue("65a1b2c3d4e5f60718293a4b", "ada@example.com", 43200)
+        .expect("issue");
+    let decoded = c.decode(&token).expect("decode");
+    assert_eq!(decoded, issued);
+    assert_eq!(decoded.exp - decoded.iat, 43200);
+    assert_eq!(decoded.jti.len(), 32, "128-bit jti in hex");
+    assert_eq!(decoded.iss, "session-store");
+    assert_eq!(decoded.aud, "session-store");
+    let (other, _) = c
+        .issue("65a1b2c3d4e5f60718293a4b", "ada@example.com", 43200)
+        .expect("issue");
+    assert_ne!(token, other);
+}
+
+#[test]
+fn short_secret_is_a_start_up_error() {
+    assert!(TokenCodec::new(&settings("too-short", "session-store", "session-store")).is_err());
+}
+
+#[test]
+fn alg_none_is_invalid() {
+    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = b64(&serde_json::to_vec(&claims()).expect("json"));
+    assert_eq!(
+        codec().decode(&format!("{header}.{payload}.")),
+        Err(TokenError::Invalid)
+    );
+    assert_eq!(
+        codec().decode(&format!("{header}.{payload}")),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn another_algorithm_with_the_same_secret_is_invalid() {
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims(),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
+    )
+    .expect("encode");
+    assert_eq!(codec().decode(&token), Err(TokenError::Invalid));
+}
+
+#[test]
+fn changed_payload_is_invalid() {
+    let (token, _) = codec()
+        .issue("65a1b2c3d4e5f60718293a4b", "ada@example.com", 600)
+        .expect("issue");
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut forged = claims();
+    forged.email = "mallory@example.com".into();
+    let payload = b64(&serde_json::to_vec(&forged).expect("json"));
+    let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
+    assert_eq!(codec().decode(&tampered), Err(TokenError::Invalid));
+}
+
+#[test]
+fn foreign_key_wrong_issuer_and_wrong_audience_are_invalid() {
+    let foreign = TokenCodec::new(&settings(
+        "another-secret-that-is-long-enough-xyz",
+        "session-store",
+        "session-store",
+    ))
+    .expect("codec");
+    let (t1, _) = foreign
+        .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
+        .expect("issue");
+    assert_eq!(codec().decode(&t1), Err(TokenError::Invalid));
+
+    let other_iss =
+        TokenCodec::new(&settings(SECRET, "someone-else", "session-store")).expect("codec");
+    let (t2, _) = other_iss
+        .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
+        .expect("issue");
+    assert_eq!(codec().decode(&t2), Err(TokenError::Invalid));
+
+    let other_aud = TokenCodec::new(&settings(SECRET, "session-store", "billing")).expect("codec");
+    let (t3, _) = other_aud
+        .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
+        .expect("issue");
+    assert_eq!(codec().decode(&t3), Err(TokenError::Invalid));
+}
+
+#[test]
+fn expired_is_told_apart_from_invalid() {
+    let mut c = claims();
+    c.iat -= 1000;
+    c.exp = chrono::Utc::now().timestamp() - 1;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &c,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
+    )
+    .expect("encode");
+    assert_eq!(codec().decode(&token), Err(TokenError::Expired));
+    // Expired and wrongly signed: invalid wins, the signature is checked first.
+    let foreign = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &c,
+        &jsonwebtoken::EncodingKey::from_secret(b"another-secret-that-is-long-enough-xyz")
+            .expect("key"),
+    )
+    .expect("encode");
+    assert_eq!(codec().decode(&foreign), Err(TokenError::Invalid));
+}
+
+#[test]
+fn garbage_never_panics() {
+    for s in [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        "eyJ.eyJ.",
+        &"A".repeat(8000),
+        "\u{0}\u{1}.x.y",
+    ] {
+        assert_eq!(codec().decode(s), Err(TokenError::Invalid), "{s:.20}");
+    }
+}

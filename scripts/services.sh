@@ -1,0 +1,79 @@
+# Shell functions that install and start the servers the session store needs:
+# a private redis-server and SecantusDB (a MongoDB-wire server), each on a free port.
+# Sourced by scripts/test.sh, scripts/run.sh and scripts/bench.sh.
+
+SECANTUS_VERSION="0.7.0b3"
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MONGO_VENV="$REPO_ROOT/.venv-mongo"
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# True when something accepts connections on 127.0.0.1:$1.
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits up to $2 seconds (default 20) for 127.0.0.1:$1 to accept connections.
+wait_port() {
+    local port=$1 limit=${2:-20} i
+    for ((i = 0; i < limit * 10; i++)); do
+        port_open "$port" && return 0
+        sleep 0.1
+    done
+    echo "error: nothing answered on 127.0.0.1:$port after ${limit}s" >&2
+    return 1
+}
+
+# Makes sure redis-server is on PATH, installing Debian's package when run as root.
+ensure_redis() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing redis-server from Debian's packages" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+        command -v redis-server >/dev/null 2>&1 && return 0
+    fi
+    echo "error: redis-server is missing; install it with: sudo apt-get install -y redis-server" >&2
+    return 1
+}
+
+# Makes sure SecantusDB is installed in .venv-mongo at the pinned version.
+ensure_secantus() {
+    if [ -x "$MONGO_VENV/bin/secantusd-py" ] &&
+        "$MONGO_VENV/bin/pip" show SecantusDB 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION\$"; then
+        return 0
+    fi
+    echo "installing SecantusDB $SECANTUS_VERSION into .venv-mongo" >&2
+    python3 -m venv "$MONGO_VENV" >&2 &&
+        "$MONGO_VENV/bin/pip" install -q "SecantusDB==$SECANTUS_VERSION" >&2
+}
+
+# start_redis PORT DIR [extra redis-server args...]: starts redis-server in the
+# background, logging to DIR/redis.log; sets REDIS_PID.
+start_redis() {
+    local port=$1 dir=$2
+    shift 2
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$dir" --logfile "$dir/redis-$port.log" "$@" &
+    REDIS_PID=$!
+    wait_port "$port" 20
+}
+
+# start_mongo PORT DIR: starts SecantusDB in memory in the background; sets MONGO_PID.
+start_mongo() {
+    local port=$1 dir=$2
+    "$MONGO_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+        --standalone --cache-size 256M --log-level WARNING >"$dir/mongo-$port.log" 2>&1 &
+    MONGO_PID=$!
+    wait_port "$port" 30
+}
+
+# stop_pids PID...: SIGTERM each and wait for it to exit.
+stop_pids() {
+    local pid
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
