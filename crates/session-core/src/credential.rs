@@ -57,6 +57,15 @@ pub fn parse(header: Option<&[u8]>, accept_user_id: bool) -> Result<Credential, 
     }
 }
 
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +141,14 @@ mod tests {
         for (header, seed, want) in cases {
             assert_eq!(p(&header, seed), want, "header {header:.40?} seed={seed}");
         }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert!(constant_time_eq("", ""));
     }
 
     #[test]

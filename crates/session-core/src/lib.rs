@@ -11,17 +11,21 @@
 //! - [`credential`]: parsing the `Authorization` header.
 //! - [`validate`]: credential in, [`Session`] or the contract's error out.
 //! - [`error`]: the contract's error codes.
+//! - [`telemetry`]: the services' log set-up.
 //! - [`http`]: the actix-web extractor, error bodies, request ids, body limits.
+//! - [`introspection`]: the wire types of `/introspect`.
 //! - `remote` (feature `remote`): validation through the auth-service's `/introspect`.
 
 pub mod credential;
 pub mod error;
 pub mod http;
+pub mod introspection;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod token;
 pub mod validate;
 

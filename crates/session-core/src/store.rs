@@ -118,8 +118,9 @@ impl SessionStore {
         self.ttl_seconds
     }
 
-    /// Runs `op` on a pooled connection, bounded by the timeout.
-    async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, StoreError>
+    /// Runs `op` on a pooled connection, bounded by the timeout; for callers that keep
+    /// their own keys beside the sessions (the auth-service's login throttle).
+    pub async fn with_connection<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, StoreError>
     where
         F: FnOnce(deadpool_redis::Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
@@ -158,7 +159,7 @@ impl SessionStore {
     ) -> Result<StoredSession, StoreError> {
         let key = self.key(user_id);
         let (created, token): (i64, String) = self
-            .run("create_or_reuse", |mut conn| async move {
+            .with_connection("create_or_reuse", |mut conn| async move {
                 self.create_or_reuse
                     .key(&key)
                     .arg(token)
@@ -178,7 +179,7 @@ impl SessionStore {
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let replaced: i64 = self
-            .run("replace", |mut conn| async move {
+            .with_connection("replace", |mut conn| async move {
                 self.compare_and_set
                     .key(&key)
                     .arg(old)
@@ -195,7 +196,7 @@ impl SessionStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn get(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         let key = self.key(user_id);
-        self.run("get", |mut conn| async move {
+        self.with_connection("get", |mut conn| async move {
             redis::cmd("GET").arg(&key).query_async(&mut conn).await
         })
         .await
@@ -206,7 +207,7 @@ impl SessionStore {
     pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let deleted: i64 = self
-            .run("revoke", |mut conn| async move {
+            .with_connection("revoke", |mut conn| async move {
                 self.compare_and_delete
                     .key(&key)
                     .arg(token)
@@ -220,7 +221,7 @@ impl SessionStore {
     /// Answers when Redis answers a PING in time.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self
-            .run("ping", |mut conn| async move {
+            .with_connection("ping", |mut conn| async move {
                 redis::cmd("PING").query_async(&mut conn).await
             })
             .await?;

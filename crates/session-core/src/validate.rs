@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::credential::Credential;
+use crate::credential::{Credential, constant_time_eq};
 use crate::error::AuthError;
 use crate::session::Session;
 use crate::store::{SessionStore, StoreError};
@@ -21,15 +21,6 @@ impl From<TokenError> for AuthError {
             TokenError::Invalid | TokenError::Signing => AuthError::InvalidToken,
         }
     }
-}
-
-/// Compares two strings in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn session_from(claims: Claims, token: String) -> Session {
@@ -146,18 +137,5 @@ impl SessionValidator {
             #[cfg(feature = "remote")]
             Self::Remote(v) => v.validate(credential, request_id).await,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn constant_time_eq_compares_whole_strings() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
-        assert!(constant_time_eq("", ""));
     }
 }

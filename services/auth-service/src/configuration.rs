@@ -1,0 +1,119 @@
+//! The auth-service's settings: the contract's keys, layered with the `config` crate.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use session_core::settings::{
+    self, InternalSettings, JwtSettings, RedisSettings, SessionSettings, SettingsError,
+};
+
+/// The auth-service's own defaults, on top of session-core's shared ones.
+const DEFAULTS: &str = r#"
+[server]
+host = "127.0.0.1"
+port = 8080
+shutdown_timeout_seconds = 30
+workers = 0
+
+[mongodb]
+uri = "mongodb://127.0.0.1:27017"
+database = "session_store"
+timeout_ms = 2000
+
+[login]
+max_failures_per_email = 5
+failure_window_seconds = 900
+max_failures_per_ip_per_minute = 100
+
+[password]
+bcrypt_cost = 12
+"#;
+
+/// Everything the auth-service reads at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where to listen.
+    pub server: ServerSettings,
+    /// The session store.
+    pub redis: RedisSettings,
+    /// The users database.
+    pub mongodb: MongoSettings,
+    /// Session lifetime, key prefix, seed mode.
+    pub session: SessionSettings,
+    /// Token signing.
+    pub jwt: JwtSettings,
+    /// Login throttling.
+    pub login: LoginSettings,
+    /// Password hashing.
+    pub password: PasswordSettings,
+    /// The token internal callers present on `/introspect`.
+    pub internal: InternalSettings,
+}
+
+/// Listener and shutdown settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Interface to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// MongoDB connection settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MongoSettings {
+    /// Connection string; secret because it may carry credentials.
+    pub uri: SecretString,
+    /// Database holding the `users` collection.
+    pub database: String,
+    /// Upper bound for every MongoDB call, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Brute-force limits on login.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginSettings {
+    /// Failed logins per email within the window before it is throttled.
+    pub max_failures_per_email: u64,
+    /// The per-email window, in seconds.
+    pub failure_window_seconds: u64,
+    /// Failed logins per client IP within a minute before it is throttled.
+    pub max_failures_per_ip_per_minute: u64,
+}
+
+/// Password hashing settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    /// bcrypt cost for new hashes; hashes of another cost are renewed at login.
+    pub bcrypt_cost: u32,
+}
+
+impl Settings {
+    /// Loads defaults < `APP_CONFIG_FILE` < `APP__...` and checks them.
+    pub fn load() -> Result<Self, SettingsError> {
+        let loaded: Self = settings::load(DEFAULTS)?;
+        loaded.check(settings::is_production())?;
+        Ok(loaded)
+    }
+
+    /// Refuses unusable values, and the built-in secrets in production.
+    pub fn check(&self, production: bool) -> Result<(), SettingsError> {
+        self.jwt.check(production)?;
+        self.internal.check(production)?;
+        self.session.check()?;
+        if !(4..=31).contains(&self.password.bcrypt_cost) {
+            return Err(SettingsError::Invalid(
+                "password.bcrypt_cost must be between 4 and 31".into(),
+            ));
+        }
+        if self.login.failure_window_seconds == 0 {
+            return Err(SettingsError::Invalid(
+                "login.failure_window_seconds must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! auth-service: sign-up and login against MongoDB, sessions in Redis.
+//!
+//! # Layout
+//! - [`configuration`]: the settings it reads.
+//! - [`startup`]: [`startup::Application`], which binds and runs the server.
+//! - [`routes`]: thin HTTP handlers.
+//! - [`accounts`]: the domain: sign-up, login, logout, introspection.
+//! - [`users`]: the MongoDB `users` collection.
+//! - [`password`]: bcrypt off the async workers.
+//! - [`throttle`]: failed-login limits in Redis.
+//! - [`error`]: the contract's error codes as responses.
+
+pub mod accounts;
+pub mod configuration;
+pub mod error;
+pub mod password;
+pub mod routes;
+pub mod startup;
+pub mod throttle;
+pub mod users;

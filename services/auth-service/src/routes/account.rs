@@ -1,0 +1,103 @@
+//! `POST /signup`, `POST /login`, `POST /logout`, `GET /session`.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde::{Deserialize, Serialize};
+use session_core::Session;
+use session_core::session::rfc3339;
+
+use crate::accounts::Accounts;
+use crate::error::ApiError;
+
+/// Body of sign-up and login.
+#[derive(Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedUp {
+    user_id: String,
+    email: String,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedIn {
+    user_id: String,
+    token: String,
+    token_type: &'static str,
+    expires_at: String,
+    expires_in: i64,
+    reused: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionInfo {
+    user_id: String,
+    email: String,
+    issued_at: String,
+    expires_at: String,
+}
+
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    builder.insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    accounts: web::Data<Accounts>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = body.into_inner();
+    let user = accounts.sign_up(&email, password).await?;
+    let created_at = user.created_at.timestamp_millis().div_euclid(1000);
+    Ok(HttpResponse::Created().json(SignedUp {
+        user_id: user.id.to_hex(),
+        email: user.email,
+        created_at: rfc3339(created_at),
+    }))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn log_in(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = body.into_inner();
+    let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+    let outcome = accounts.log_in(&email, password, ip.as_deref()).await?;
+    Ok(no_store(HttpResponse::Ok()).json(LoggedIn {
+        user_id: outcome.user_id,
+        token: outcome.token,
+        token_type: "Bearer",
+        expires_at: rfc3339(outcome.expires_at),
+        expires_in: Accounts::seconds_left(outcome.expires_at),
+        reused: outcome.reused,
+    }))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn log_out(
+    accounts: web::Data<Accounts>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
+    accounts.log_out(&session).await?;
+    Ok(no_store(HttpResponse::NoContent()).finish())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn session(session: Session) -> HttpResponse {
+    no_store(HttpResponse::Ok()).json(SessionInfo {
+        user_id: session.user_id,
+        email: session.email,
+        issued_at: rfc3339(session.issued_at),
+        expires_at: rfc3339(session.expires_at),
+    })
+}

@@ -1,0 +1,98 @@
+//! Building and running the auth-service.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use session_core::http::{json_config, not_found, payload_config, request_context};
+use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
+
+use crate::accounts::Accounts;
+use crate::configuration::Settings;
+use crate::password::Passwords;
+use crate::routes;
+use crate::routes::InternalToken;
+use crate::throttle::Throttle;
+use crate::users::UserRepository;
+
+/// A built auth-service, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds every part from `settings` and binds the listener (port 0 picks one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.session.accept_user_id_header {
+            tracing::warn!(
+                "session.accept_user_id_header is on: /session and /logout accept a bare userId; anyone who knows a userId passes. Use only on a trusted network."
+            );
+        }
+        let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
+        let store = SessionStore::new(&settings.redis, &settings.session)?;
+        let users = UserRepository::connect(&settings.mongodb)
+            .await
+            .map_err(|_| anyhow::anyhow!("mongodb.uri is not a valid MongoDB connection string"))?;
+        let warm = users.clone();
+        tokio::spawn(async move {
+            // The unique index is created at start; if MongoDB is not up yet, sign-up
+            // creates it on first use.
+            if warm.ensure_indexes().await.is_err() {
+                tracing::warn!("MongoDB not reachable at start; the users index will be created on first sign-up");
+            }
+        });
+        let passwords = Passwords::new(settings.password.bcrypt_cost)
+            .await
+            .map_err(|_| anyhow::anyhow!("bcrypt could not hash at the configured cost"))?;
+        let throttle = Throttle::new(
+            store.clone(),
+            &settings.session.key_prefix,
+            settings.login.clone(),
+        );
+        let accounts = Accounts::new(users, store.clone(), codec.clone(), passwords, throttle);
+        let validator = SessionValidator::Local(LocalValidator::new(
+            codec,
+            store,
+            settings.session.accept_user_id_header,
+        ));
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let accounts = web::Data::new(accounts);
+        let validator = web::Data::new(validator);
+        let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_context))
+                .app_data(json_config())
+                .app_data(payload_config())
+                .app_data(accounts.clone())
+                .app_data(validator.clone())
+                .app_data(internal.clone())
+                .configure(routes::config)
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_seconds)
+        .client_request_timeout(Duration::from_secs(10));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, "auth-service listening");
+        Ok(Self { port, server })
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
