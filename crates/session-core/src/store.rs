@@ -120,7 +120,11 @@ impl SessionStore {
 
     /// Runs `op` on a pooled connection, bounded by the timeout; for callers that keep
     /// their own keys beside the sessions (the auth-service's login throttle).
-    pub async fn with_connection<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, StoreError>
+    pub async fn with_connection<T, F, Fut>(
+        &self,
+        what: &'static str,
+        op: F,
+    ) -> Result<T, StoreError>
     where
         F: FnOnce(deadpool_redis::Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,

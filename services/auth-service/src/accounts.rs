@@ -98,9 +98,9 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(AccountError::InvalidEmail);
     };
-    let labels_ok = domain.split('.').all(|label| {
-        !label.is_empty() && !label.starts_with('-') && !label.ends_with('-')
-    });
+    let labels_ok = domain
+        .split('.')
+        .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
     if local.is_empty() || local.len() > 64 || !domain.contains('.') || !labels_ok {
         return Err(AccountError::InvalidEmail);
     }
@@ -203,11 +203,10 @@ impl Accounts {
         let attempt = self.throttle.begin(&email, client_ip).await?;
         let user = self.users.find_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        if !self.passwords.verify(password.clone(), hash).await? {
+        let verified = self.passwords.verify(password.clone(), hash).await?;
+        let Some(user) = user.filter(|_| verified) else {
             tracing::info!("login refused");
-            return Err(AccountError::InvalidCredentials);
-        }
-        let Some(user) = user else {
+            self.throttle.failed(attempt).await?;
             return Err(AccountError::InvalidCredentials);
         };
         self.throttle.succeeded(attempt).await;
@@ -223,7 +222,9 @@ impl Accounts {
     async fn rehash(&self, user: &User, password: String) {
         match self.passwords.hash(password).await {
             Ok(hash) => match self.users.update_password_hash(user.id, &hash).await {
-                Ok(()) => tracing::info!(user_id = %user.id.to_hex(), "password re-hashed at the configured cost"),
+                Ok(()) => {
+                    tracing::info!(user_id = %user.id.to_hex(), "password re-hashed at the configured cost")
+                }
                 Err(_) => tracing::warn!("password re-hash not saved; will retry at next login"),
             },
             Err(_) => tracing::warn!("password re-hash failed"),
@@ -305,13 +306,28 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM ").as_deref(), Ok("ada@example.com"));
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").as_deref(),
+            Ok("ada@example.com")
+        );
         for bad in [
-            "", "ada", "ada@", "@example.com", "ada@example", "a@b@example.com",
-            "ada @example.com", "ada@exa mple.com", "ada@.example.com", "ada@example..com",
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a@b@example.com",
+            "ada @example.com",
+            "ada@exa mple.com",
+            "ada@.example.com",
+            "ada@example..com",
             "ada@-example.com",
         ] {
-            assert_eq!(normalize_email(bad), Err(AccountError::InvalidEmail), "{bad:?}");
+            assert_eq!(
+                normalize_email(bad),
+                Err(AccountError::InvalidEmail),
+                "{bad:?}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(normalize_email(&long), Err(AccountError::InvalidEmail));
@@ -322,9 +338,15 @@ mod tests {
         assert_eq!(check_password("1234567"), Err(AccountError::WeakPassword));
         assert_eq!(check_password("12345678"), Ok(()));
         assert_eq!(check_password(&"a".repeat(72)), Ok(()));
-        assert_eq!(check_password(&"a".repeat(73)), Err(AccountError::WeakPassword));
+        assert_eq!(
+            check_password(&"a".repeat(73)),
+            Err(AccountError::WeakPassword)
+        );
         // 24 three-byte characters are 72 bytes; one more is too long.
         assert_eq!(check_password(&"€".repeat(24)), Ok(()));
-        assert_eq!(check_password(&"€".repeat(25)), Err(AccountError::WeakPassword));
+        assert_eq!(
+            check_password(&"€".repeat(25)),
+            Err(AccountError::WeakPassword)
+        );
     }
 }

@@ -77,7 +77,9 @@ async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, HashError> {
     let _permit = permits.acquire().await.map_err(|_| HashError)?;
-    tokio::task::spawn_blocking(work).await.map_err(|_| HashError)
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| HashError)
 }
 
 #[cfg(test)]
@@ -95,9 +97,21 @@ mod tests {
     async fn unknown_user_and_overlong_password_never_verify() {
         let p = Passwords::new(4).await.expect("passwords");
         let hash = p.hash("correct horse".into()).await.expect("hash");
-        assert!(p.verify("correct horse".into(), Some(hash.clone())).await.expect("verify"));
-        assert!(!p.verify("wrong horse".into(), Some(hash.clone())).await.expect("verify"));
-        assert!(!p.verify("correct horse".into(), None).await.expect("verify"));
+        assert!(
+            p.verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !p.verify("wrong horse".into(), Some(hash.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !p.verify("correct horse".into(), None)
+                .await
+                .expect("verify")
+        );
         let long = "a".repeat(80);
         let long_hash = p.hash(long[..72].to_owned()).await.expect("hash");
         assert!(!p.verify(long, Some(long_hash)).await.expect("verify"));

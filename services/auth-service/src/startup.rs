@@ -42,7 +42,9 @@ impl Application {
             // The unique index is created at start; if MongoDB is not up yet, sign-up
             // creates it on first use.
             if warm.ensure_indexes().await.is_err() {
-                tracing::warn!("MongoDB not reachable at start; the users index will be created on first sign-up");
+                tracing::warn!(
+                    "MongoDB not reachable at start; the users index will be created on first sign-up"
+                );
             }
         });
         let passwords = Passwords::new(settings.password.bcrypt_cost)

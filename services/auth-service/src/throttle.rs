@@ -1,11 +1,19 @@
 //! Login throttling kept in Redis, so the limits hold across instances.
 //!
-//! Each attempt reserves a slot first (INCR, expiry set on the first), so parallel
-//! guesses cannot slip past the limit; a success clears the email's count.
+//! Per client IP, each attempt reserves a slot before the password is checked (INCR,
+//! expiry set on the first) and a success gives it back, so parallel guesses from one
+//! address cannot slip past its limit. Per email, failures are counted after the
+//! check, so that many concurrent logins with the right password all pass; a success
+//! clears the email's count.
 
 use session_core::SessionStore;
 
 use crate::configuration::LoginSettings;
+
+const PEEK: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {n, redis.call('TTL', KEYS[1])}
+";
 
 const RESERVE: &str = r"
 local n = redis.call('INCR', KEYS[1])
@@ -76,16 +84,33 @@ impl Throttle {
             }
         }
         let email_key = format!("{}email:{email}", self.prefix);
-        let (n, ttl) = self
-            .reserve(&email_key, self.settings.failure_window_seconds)
-            .await?;
-        if n > self.settings.max_failures_per_email {
+        let (failures, ttl) = self.peek(&email_key).await?;
+        if failures >= self.settings.max_failures_per_email {
             if let Some(key) = &ip_key {
                 self.release(key).await;
             }
-            return Err(ThrottleError::Throttled(ttl.max(1)));
+            return Err(ThrottleError::Throttled(
+                u64::try_from(ttl).unwrap_or(1).max(1),
+            ));
         }
         Ok(Attempt { email_key, ip_key })
+    }
+
+    async fn peek(&self, key: &str) -> Result<(u64, i64), ThrottleError> {
+        let script = redis::Script::new(PEEK);
+        self.store
+            .with_connection("throttle", |mut conn| async move {
+                script.key(key).invoke_async(&mut conn).await
+            })
+            .await
+            .map_err(|_| ThrottleError::Unavailable)
+    }
+
+    /// The password was wrong: the email's failure count grows (window set on the first).
+    pub async fn failed(&self, attempt: Attempt) -> Result<(), ThrottleError> {
+        self.reserve(&attempt.email_key, self.settings.failure_window_seconds)
+            .await
+            .map(|_| ())
     }
 
     async fn release(&self, key: &str) {
@@ -93,7 +118,10 @@ impl Throttle {
         let _ = self
             .store
             .with_connection("throttle", |mut conn| async move {
-                redis::cmd("DECR").arg(&key).query_async::<i64>(&mut conn).await
+                redis::cmd("DECR")
+                    .arg(&key)
+                    .query_async::<i64>(&mut conn)
+                    .await
             })
             .await;
     }
@@ -104,7 +132,10 @@ impl Throttle {
         let _ = self
             .store
             .with_connection("throttle", |mut conn| async move {
-                redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await
+                redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async::<i64>(&mut conn)
+                    .await
             })
             .await;
         if let Some(ip_key) = attempt.ip_key {

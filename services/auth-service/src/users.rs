@@ -59,7 +59,9 @@ impl UserRepository {
         options.server_selection_timeout = Some(timeout);
         options.connect_timeout = Some(timeout);
         let client = Client::with_options(options)?;
-        let users = client.database(&settings.database).collection::<User>("users");
+        let users = client
+            .database(&settings.database)
+            .collection::<User>("users");
         Ok(Self {
             client,
             users,
@@ -73,10 +75,12 @@ impl UserRepository {
         what: &'static str,
         call: impl IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<mongodb::error::Result<T>, UserError> {
-        tokio::time::timeout(self.timeout, call.into_future()).await.map_err(|_| {
-            tracing::warn!(operation = what, "mongodb call timed out");
-            UserError::Unavailable
-        })
+        tokio::time::timeout(self.timeout, call.into_future())
+            .await
+            .map_err(|_| {
+                tracing::warn!(operation = what, "mongodb call timed out");
+                UserError::Unavailable
+            })
     }
 
     fn unavailable(what: &'static str, err: &mongodb::error::Error) -> UserError {
@@ -137,8 +141,10 @@ impl UserRepository {
     pub async fn update_password_hash(&self, id: ObjectId, hash: &str) -> Result<(), UserError> {
         self.bounded(
             "update",
-            self.users
-                .update_one(doc! { "_id": id }, doc! { "$set": { "password_hash": hash } }),
+            self.users.update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "password_hash": hash } },
+            ),
         )
         .await?
         .map_err(|e| Self::unavailable("update", &e))?;

@@ -14,7 +14,10 @@ pub struct InternalToken(pub SecretString);
 
 /// Checks that the caller presented the internal token as a bearer credential.
 fn check_caller(req: &HttpRequest, expected: &InternalToken) -> Result<(), ApiError> {
-    let header = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     let credential = session_core::credential::parse(header, false)
         .map_err(|err| ApiError::new(err.error_code()))?;
     match credential {

@@ -1,0 +1,13 @@
+//! The auth-service against a real Redis and a real MongoDB-wire server
+//! (both started by scripts/test.sh).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod bodies;
+mod failures;
+mod helpers;
+mod introspect;
+mod login;
+mod logout;
+mod signup;
+mod throttle;

@@ -1,0 +1,77 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, assert_error, spawn_app, unique_email};
+
+#[tokio::test]
+async fn sign_up_creates_a_user_with_the_contract_fields() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let res = app
+        .sign_up(&format!("  {}  ", email.to_uppercase()), PASSWORD)
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    let user_id = body["userId"].as_str().unwrap();
+    assert_eq!(user_id.len(), 24);
+    assert!(
+        user_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    assert_eq!(body["email"], email, "email is trimmed and lowercased");
+    let created = body["createdAt"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{created}"
+    );
+    assert!(created.ends_with('Z'));
+}
+
+#[tokio::test]
+async fn same_email_in_another_case_is_taken() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    assert_eq!(
+        app.sign_up(&email, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    let res = app.sign_up(&email.to_uppercase(), PASSWORD).await;
+    assert_error(res, StatusCode::CONFLICT, "email_taken").await;
+}
+
+#[tokio::test]
+async fn invalid_emails_and_weak_passwords_are_422() {
+    let app = spawn_app().await;
+    for email in [
+        "not-an-email",
+        "a@b",
+        "two@@example.com",
+        "",
+        &format!("{}@example.com", "a".repeat(250)),
+    ] {
+        let res = app.sign_up(email, PASSWORD).await;
+        assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email").await;
+    }
+    for password in ["short", "1234567", &"x".repeat(73)] {
+        let res = app.sign_up(&unique_email(), password).await;
+        assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
+    }
+    let res = app.sign_up(&unique_email(), &"x".repeat(72)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "72 bytes is the longest accepted"
+    );
+}
+
+#[tokio::test]
+async fn two_racing_sign_ups_for_one_email_give_one_user() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let upper = email.to_uppercase();
+    let (a, b) = tokio::join!(app.sign_up(&email, PASSWORD), app.sign_up(&upper, PASSWORD));
+    let mut statuses = vec![a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::CREATED, StatusCode::CONFLICT]);
+}
