@@ -15,6 +15,7 @@ use crate::session::Session;
 pub struct IntrospectionClient {
     client: reqwest::Client,
     url: String,
+    live_url: String,
     internal_token: SecretString,
     accept_user_id: bool,
 }
@@ -46,9 +47,18 @@ impl IntrospectionClient {
         Ok(Self {
             client,
             url: format!("{}/introspect", base_url.trim_end_matches('/')),
+            live_url: format!("{}/health/live", base_url.trim_end_matches('/')),
             internal_token,
             accept_user_id,
         })
+    }
+
+    /// Answers when the auth-service answers its liveness check in time.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        match self.client.get(&self.live_url).send().await {
+            Ok(res) if res.status().is_success() => Ok(()),
+            _ => Err(AuthError::Unavailable),
+        }
     }
 
     /// Whether seed-mode userId credentials are accepted.

@@ -1,0 +1,99 @@
+//! The resource-service's settings: the contract's keys, layered with the `config` crate.
+
+use serde::Deserialize;
+use session_core::settings::{
+    self, InternalSettings, JwtSettings, RedisSettings, SessionSettings, SettingsError,
+};
+
+/// The resource-service's own defaults, on top of session-core's shared ones.
+const DEFAULTS: &str = r#"
+[server]
+host = "127.0.0.1"
+port = 8081
+shutdown_timeout_seconds = 30
+workers = 0
+
+[validation]
+mode = "redis"
+timeout_ms = 1000
+
+[auth_service]
+url = "http://127.0.0.1:8080"
+"#;
+
+/// Everything the resource-service reads at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where to listen.
+    pub server: ServerSettings,
+    /// The session store (redis mode).
+    pub redis: RedisSettings,
+    /// Key prefix, seed mode.
+    pub session: SessionSettings,
+    /// Token verification (redis mode).
+    pub jwt: JwtSettings,
+    /// The token sent to the auth-service (remote mode).
+    pub internal: InternalSettings,
+    /// How sessions are validated.
+    pub validation: ValidationSettings,
+    /// Where the auth-service is (remote mode).
+    pub auth_service: AuthServiceSettings,
+}
+
+/// Listener and shutdown settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Interface to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// Where sessions are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationMode {
+    /// Straight against Redis with session-core.
+    Redis,
+    /// By asking the auth-service's `/introspect`.
+    Remote,
+}
+
+/// Validation settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValidationSettings {
+    /// `redis` (default) or `remote`.
+    pub mode: ValidationMode,
+    /// Upper bound for an introspection call, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// The auth-service's location.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthServiceSettings {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+}
+
+impl Settings {
+    /// Loads defaults < `APP_CONFIG_FILE` < `APP__...` and checks them.
+    pub fn load() -> Result<Self, SettingsError> {
+        let loaded: Self = settings::load(DEFAULTS)?;
+        loaded.check(settings::is_production())?;
+        Ok(loaded)
+    }
+
+    /// Refuses unusable values, and the built-in secrets in production.
+    pub fn check(&self, production: bool) -> Result<(), SettingsError> {
+        self.session.check()?;
+        match self.validation.mode {
+            ValidationMode::Redis => self.jwt.check(production)?,
+            ValidationMode::Remote => self.internal.check(production)?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Building and running the resource-service.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use session_core::http::{json_config, not_found, payload_config, request_context};
+use session_core::remote::IntrospectionClient;
+use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
+
+use crate::configuration::{Settings, ValidationMode};
+use crate::routes;
+
+/// A built resource-service, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds the validator for the configured mode and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let seed = settings.session.accept_user_id_header;
+        if seed {
+            tracing::warn!(
+                "session.accept_user_id_header is on: a bare userId is accepted as a credential; anyone who knows a userId passes. Use only on a trusted network."
+            );
+        }
+        let validator = match settings.validation.mode {
+            ValidationMode::Redis => {
+                let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
+                let store = SessionStore::new(&settings.redis, &settings.session)?;
+                SessionValidator::Local(LocalValidator::new(codec, store, seed))
+            }
+            ValidationMode::Remote => SessionValidator::Remote(IntrospectionClient::new(
+                &settings.auth_service.url,
+                settings.internal.token.clone(),
+                Duration::from_millis(settings.validation.timeout_ms.max(1)),
+                seed,
+            )?),
+        };
+        tracing::info!(mode = ?settings.validation.mode, "session validation");
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let validator = web::Data::new(validator);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_context))
+                .app_data(json_config())
+                .app_data(payload_config())
+                .app_data(validator.clone())
+                .configure(routes::config)
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_seconds)
+        .client_request_timeout(Duration::from_secs(10));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, "resource-service listening");
+        Ok(Self { port, server })
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,284 @@
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const SECRET: &str = "e2e-secret-that-is-long-enough-0123456789";
+pub const INTERNAL_TOKEN: &str = "e2e-internal-token-0123456789";
+
+pub fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
+}
+
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The directory holding the workspace's built binaries.
+fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_resource-service"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A service process, killed when dropped.
+pub struct Service {
+    pub name: &'static str,
+    pub port: u16,
+    pub log: PathBuf,
+    child: Option<Child>,
+    envs: Vec<(String, String)>,
+}
+
+impl Service {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Starts the binary with `envs` and waits for `/health/live`.
+    pub async fn start(
+        name: &'static str,
+        port: u16,
+        envs: Vec<(String, String)>,
+        log: PathBuf,
+    ) -> Self {
+        let mut service = Self {
+            name,
+            port,
+            log,
+            child: None,
+            envs,
+        };
+        service.spawn().await;
+        service
+    }
+
+    async fn spawn(&mut self) {
+        let binary = bin_dir().join(self.name);
+        assert!(
+            binary.exists(),
+            "{} is not built: scripts/test.sh runs `cargo build --workspace --bins` first",
+            binary.display()
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("APP__SERVER__PORT", self.port.to_string())
+            .env("APP__SERVER__WORKERS", "2")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(res) = client.get(self.url("/health/live")).send().await {
+                if res.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{} exited with {status}; log: {}",
+                        self.name,
+                        std::fs::read_to_string(&self.log).unwrap_or_default()
+                    );
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{} did not come up",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Both services, sharing one Redis key prefix, database and secrets.
+pub struct Stack {
+    pub auth: Service,
+    pub resource: Service,
+    pub client: reqwest::Client,
+    pub dir: PathBuf,
+}
+
+pub struct Options {
+    pub mode: &'static str,
+    pub seed: bool,
+    pub ttl: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            mode: "redis",
+            seed: false,
+            ttl: 43200,
+        }
+    }
+}
+
+pub async fn stack(options: Options) -> Stack {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("e2e:{id}:");
+    let dir = std::env::temp_dir().join(format!("session-store-e2e-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth_port = free_port();
+    let shared = vec![
+        ("APP__REDIS__URL".to_owned(), env("TEST_REDIS_URL")),
+        ("APP__SESSION__KEY_PREFIX".to_owned(), prefix.clone()),
+        (
+            "APP__SESSION__TTL_SECONDS".to_owned(),
+            options.ttl.to_string(),
+        ),
+        (
+            "APP__SESSION__ACCEPT_USER_ID_HEADER".to_owned(),
+            options.seed.to_string(),
+        ),
+        ("APP__JWT__SECRET".to_owned(), SECRET.to_owned()),
+        ("APP__INTERNAL__TOKEN".to_owned(), INTERNAL_TOKEN.to_owned()),
+    ];
+    let mut auth_env = shared.clone();
+    auth_env.extend([
+        ("APP__MONGODB__URI".to_owned(), env("TEST_MONGODB_URI")),
+        (
+            "APP__MONGODB__DATABASE".to_owned(),
+            format!("e2e_{}", &id[..16]),
+        ),
+        ("APP__PASSWORD__BCRYPT_COST".to_owned(), "4".to_owned()),
+    ]);
+    let mut resource_env = shared;
+    resource_env.extend([
+        ("APP__VALIDATION__MODE".to_owned(), options.mode.to_owned()),
+        (
+            "APP__AUTH_SERVICE__URL".to_owned(),
+            format!("http://127.0.0.1:{auth_port}"),
+        ),
+        ("APP__VALIDATION__TIMEOUT_MS".to_owned(), "1000".to_owned()),
+    ]);
+    let auth = Service::start("auth-service", auth_port, auth_env, dir.join("auth.log")).await;
+    let resource = Service::start(
+        "resource-service",
+        free_port(),
+        resource_env,
+        dir.join("resource.log"),
+    )
+    .await;
+    Stack {
+        auth,
+        resource,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        prefix,
+        dir,
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.auth.stop();
+        self.resource.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Stack {
+    pub async fn sign_up(&self, email: &str) -> Value {
+        let res = self
+            .client
+            .post(self.auth.url("/signup"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    pub async fn log_in(&self, email: &str) -> Value {
+        let res = self
+            .client
+            .post(self.auth.url("/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    pub async fn me(&self, auth: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.resource.url("/me"));
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn log_out(&self, auth: &str) -> reqwest::Response {
+        self.client
+            .post(self.auth.url("/logout"))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn unique_email() -> String {
+    format!("e2e-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// Asserts the status and the contract's error code; returns the body.
+pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "expected {code}");
+    if status == StatusCode::UNAUTHORIZED {
+        assert!(res.headers().contains_key("www-authenticate"));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    body
+}

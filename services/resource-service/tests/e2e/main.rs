@@ -1,0 +1,8 @@
+//! End to end: the built binaries of both services as processes on free ports,
+//! against the Redis and MongoDB-wire server that scripts/test.sh started.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod helpers;
+mod modes;
+mod story;
