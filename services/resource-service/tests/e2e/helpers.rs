@@ -209,7 +209,6 @@ pub async fn stack(options: Options) -> Stack {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
-        prefix,
         dir,
     }
 }
