@@ -86,19 +86,19 @@ impl Service {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(res) = client.get(self.url("/health/live")).send().await {
-                if res.status() == StatusCode::OK {
-                    return;
-                }
+            if let Ok(res) = client.get(self.url("/health/live")).send().await
+                && res.status() == StatusCode::OK
+            {
+                return;
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "{} exited with {status}; log: {}",
-                        self.name,
-                        std::fs::read_to_string(&self.log).unwrap_or_default()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "{} exited with {status}; log: {}",
+                    self.name,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
             assert!(
                 started.elapsed() < Duration::from_secs(15),
