@@ -13,6 +13,7 @@
 //! - [`error`]: the contract's error codes.
 //! - [`telemetry`]: the services' log set-up.
 //! - [`http`]: the actix-web extractor, error bodies, request ids, body limits.
+//! - [`probe`]: the `healthcheck` subcommand's liveness probe.
 //! - [`introspection`]: the wire types of `/introspect`.
 //! - `remote` (feature `remote`): validation through the auth-service's `/introspect`.
 
@@ -20,6 +21,7 @@ pub mod credential;
 pub mod error;
 pub mod http;
 pub mod introspection;
+pub mod probe;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod session;

@@ -13,6 +13,9 @@ pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
 /// The internal token built into the defaults, for local runs only.
 pub const DEV_INTERNAL_TOKEN: &str = "dev-only-internal-token-change-me";
 
+/// Marks the placeholder values of `.env.example`; production refuses them too.
+pub const PLACEHOLDER_MARK: &str = "replace-me";
+
 /// Defaults both services share, as TOML; each service adds its own on top.
 pub const SHARED_DEFAULTS: &str = r#"
 [redis]
@@ -162,9 +165,10 @@ impl JwtSettings {
                     "jwt.secret must be at least 32 bytes".into(),
                 ));
             }
-            if production && secret == DEV_JWT_SECRET {
+            if production && (secret == DEV_JWT_SECRET || secret.contains(PLACEHOLDER_MARK)) {
                 return Err(SettingsError::Invalid(
-                    "APP_ENV=production refuses the built-in development jwt.secret".into(),
+                    "APP_ENV=production refuses the built-in development or placeholder jwt.secret"
+                        .into(),
                 ));
             }
         }
@@ -181,9 +185,10 @@ impl InternalSettings {
                 "internal.token must be at least 16 bytes".into(),
             ));
         }
-        if production && token == DEV_INTERNAL_TOKEN {
+        if production && (token == DEV_INTERNAL_TOKEN || token.contains(PLACEHOLDER_MARK)) {
             return Err(SettingsError::Invalid(
-                "APP_ENV=production refuses the built-in development internal.token".into(),
+                "APP_ENV=production refuses the built-in development or placeholder internal.token"
+                    .into(),
             ));
         }
         Ok(())
@@ -204,5 +209,69 @@ impl SessionSettings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(secret: &str) -> JwtSettings {
+        JwtSettings {
+            secret: SecretString::from(secret.to_owned()),
+            issuer: "session-store".into(),
+            audience: "session-store".into(),
+            algorithm: JwtAlgorithm::HS256,
+            signing_key: None,
+            signing_key_id: None,
+            verification_keys: BTreeMap::new(),
+            jwks_url: None,
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_dev_and_placeholder_secrets() {
+        assert!(jwt(DEV_JWT_SECRET).check(false).is_ok());
+        assert!(jwt(DEV_JWT_SECRET).check(true).is_err());
+        assert!(
+            jwt("replace-me-with-openssl-rand-hex-32")
+                .check(true)
+                .is_err()
+        );
+        assert!(
+            jwt("0123456789abcdef0123456789abcdef0123")
+                .check(true)
+                .is_ok()
+        );
+        assert!(jwt("short").check(false).is_err());
+        let internal = |t: &str| InternalSettings {
+            token: SecretString::from(t.to_owned()),
+        };
+        assert!(internal(DEV_INTERNAL_TOKEN).check(true).is_err());
+        assert!(
+            internal("replace-me-with-openssl-rand-hex-32")
+                .check(true)
+                .is_err()
+        );
+        assert!(internal(DEV_INTERNAL_TOKEN).check(false).is_ok());
+    }
+
+    #[test]
+    fn shared_defaults_match_the_contract() {
+        #[derive(Deserialize)]
+        struct Shared {
+            redis: RedisSettings,
+            session: SessionSettings,
+            jwt: JwtSettings,
+        }
+        let s: Shared = load("").expect("defaults load with nothing set");
+        assert_eq!(s.redis.url.expose_secret(), "redis://127.0.0.1:6379");
+        assert_eq!(s.redis.timeout_ms, 1000);
+        assert_eq!(s.session.ttl_seconds, 43200);
+        assert_eq!(s.session.key_prefix, "session:");
+        assert!(!s.session.accept_user_id_header);
+        assert_eq!(s.jwt.algorithm, JwtAlgorithm::HS256);
+        assert_eq!(s.jwt.issuer, "session-store");
+        assert_eq!(s.jwt.secret.expose_secret(), DEV_JWT_SECRET);
     }
 }

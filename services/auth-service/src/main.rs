@@ -1,4 +1,5 @@
 //! The auth-service binary: telemetry, configuration, build, run.
+//! `auth-service healthcheck` exits 0 when a running instance on the configured port is live.
 
 use auth_service::configuration::Settings;
 use auth_service::startup::Application;
@@ -7,6 +8,11 @@ use auth_service::startup::Application;
 async fn main() -> anyhow::Result<()> {
     session_core::telemetry::init("info");
     let settings = Settings::load()?;
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        // Used by container health checks: exit 0 when this instance answers.
+        let live = session_core::probe::live(settings.server.port);
+        std::process::exit(if live { 0 } else { 1 });
+    }
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
     tracing::info!("auth-service stopped");

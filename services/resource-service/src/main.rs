@@ -1,4 +1,5 @@
 //! The resource-service binary: telemetry, configuration, build, run.
+//! `resource-service healthcheck` exits 0 when a running instance on the configured port is live.
 
 use resource_service::configuration::Settings;
 use resource_service::startup::Application;
@@ -7,6 +8,11 @@ use resource_service::startup::Application;
 async fn main() -> anyhow::Result<()> {
     session_core::telemetry::init("info");
     let settings = Settings::load()?;
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        // Used by container health checks: exit 0 when this instance answers.
+        let live = session_core::probe::live(settings.server.port);
+        std::process::exit(if live { 0 } else { 1 });
+    }
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
     tracing::info!("resource-service stopped");

@@ -1,0 +1,31 @@
+# The session store's everyday commands. `make run` and `make test` are all a newcomer needs.
+.PHONY: run test demo bench soak build lint fmt deploy-check
+
+## run: build release binaries and run Redis, SecantusDB and both services (Ctrl-C stops all)
+run:
+	bash scripts/run.sh
+
+## test: the whole test suite against a private Redis and SecantusDB it starts itself
+test:
+	bash scripts/test.sh
+
+## demo: walk the seed's story with curl against a running stack (make run in another terminal)
+demo:
+	bash scripts/demo.sh
+
+## build: release binaries of both services
+build:
+	cargo build --release --bins
+
+## lint: formatting and clippy, as CI runs them
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## fmt: format the workspace
+fmt:
+	cargo fmt --all
+
+## deploy-check: docker-compose accepts the file; Dockerfiles name files and binaries that exist
+deploy-check:
+	bash scripts/check-deploy.sh
