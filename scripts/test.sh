@@ -26,7 +26,8 @@ PIDS+=("$MONGO_PID")
 
 export TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export TEST_MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
-export TEST_REDIS_SERVER_BIN
+# Fault tests start, stop and restart servers of their own with these.
+export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"
 TEST_REDIS_SERVER_BIN=$(command -v redis-server)
 echo "test servers: redis $TEST_REDIS_URL, mongodb $TEST_MONGODB_URI"
 

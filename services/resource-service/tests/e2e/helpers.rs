@@ -109,6 +109,15 @@ impl Service {
         }
     }
 
+    /// Sends SIGTERM and waits for the exit; returns how long it took.
+    pub fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
+        let mut child = self.child.take().expect("running");
+        let started = Instant::now();
+        signal(child.id(), "TERM");
+        let status = child.wait().unwrap();
+        (started.elapsed(), status)
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -144,6 +153,12 @@ pub struct Options {
     pub mode: &'static str,
     pub seed: bool,
     pub ttl: u64,
+    /// A Redis of the test's own instead of the shared one.
+    pub redis_url: Option<String>,
+    /// A MongoDB-wire server of the test's own instead of the shared one.
+    pub mongo_uri: Option<String>,
+    /// More `APP__...` variables for both services (they win over the defaults here).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -152,6 +167,9 @@ impl Default for Options {
             mode: "redis",
             seed: false,
             ttl: 43200,
+            redis_url: None,
+            mongo_uri: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -163,7 +181,13 @@ pub async fn stack(options: Options) -> Stack {
     std::fs::create_dir_all(&dir).unwrap();
     let auth_port = free_port();
     let shared = vec![
-        ("APP__REDIS__URL".to_owned(), env("TEST_REDIS_URL")),
+        (
+            "APP__REDIS__URL".to_owned(),
+            options
+                .redis_url
+                .clone()
+                .unwrap_or_else(|| env("TEST_REDIS_URL")),
+        ),
         ("APP__SESSION__KEY_PREFIX".to_owned(), prefix.clone()),
         (
             "APP__SESSION__TTL_SECONDS".to_owned(),
@@ -178,7 +202,13 @@ pub async fn stack(options: Options) -> Stack {
     ];
     let mut auth_env = shared.clone();
     auth_env.extend([
-        ("APP__MONGODB__URI".to_owned(), env("TEST_MONGODB_URI")),
+        (
+            "APP__MONGODB__URI".to_owned(),
+            options
+                .mongo_uri
+                .clone()
+                .unwrap_or_else(|| env("TEST_MONGODB_URI")),
+        ),
         (
             "APP__MONGODB__DATABASE".to_owned(),
             format!("e2e_{}", &id[..16]),
@@ -194,6 +224,8 @@ pub async fn stack(options: Options) -> Stack {
         ),
         ("APP__VALIDATION__TIMEOUT_MS".to_owned(), "1000".to_owned()),
     ]);
+    auth_env.extend(options.extra.iter().cloned());
+    resource_env.extend(options.extra.iter().cloned());
     let auth = Service::start("auth-service", auth_port, auth_env, dir.join("auth.log")).await;
     let resource = Service::start(
         "resource-service",
@@ -280,4 +312,177 @@ pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], code, "{body}");
     body
+}
+
+/// Sends a signal with kill(1).
+pub fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} {pid}");
+}
+
+/// Waits until 127.0.0.1:port accepts connections.
+pub async fn wait_port(port: u16, limit: Duration) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < limit,
+            "nothing listens on {port} after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A redis-server of the test's own, so it can be stopped, paused and restarted.
+pub struct OwnRedis {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+    args: Vec<String>,
+}
+
+impl OwnRedis {
+    pub async fn start(args: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "session-store-redis-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Self {
+            port: free_port(),
+            dir,
+            child: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        redis.spawn().await;
+        redis
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(env("TEST_REDIS_SERVER_BIN"))
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1", "--save", ""])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_port(self.port, Duration::from_secs(10)).await;
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Graceful stop (SIGTERM): Redis flushes its AOF, if on, before exiting.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "TERM");
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A SecantusDB of the test's own, on disk so its data outlives a restart.
+pub struct OwnMongo {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnMongo {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "session-store-mongo-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut mongo = Self {
+            port: free_port(),
+            dir,
+            child: None,
+        };
+        mongo.spawn().await;
+        mongo
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(env("TEST_SECANTUS_BIN"))
+            .args(["--host", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
+            .arg("--storage-path")
+            .arg(&self.dir)
+            .args([
+                "--standalone",
+                "--cache-size",
+                "64M",
+                "--log-level",
+                "WARNING",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_port(self.port, Duration::from_secs(20)).await;
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "TERM");
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        self.spawn().await;
+    }
+}
+
+impl Drop for OwnMongo {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

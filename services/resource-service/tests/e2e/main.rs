@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod faults;
+mod garbage;
 mod helpers;
 mod modes;
+mod races;
+mod shutdown;
 mod story;
