@@ -29,3 +29,7 @@ fmt:
 ## deploy-check: docker-compose accepts the file; Dockerfiles name files and binaries that exist
 deploy-check:
 	bash scripts/check-deploy.sh
+
+## soak: 50 connections on /me for 60 s; reports requests, errors and RSS growth
+soak:
+	bash scripts/soak.sh

@@ -14,7 +14,11 @@ step() {
     local title=$1
     shift
     echo "### $title"
-    echo "\$ curl $*"
+    local shown="" arg
+    for arg in "$@"; do
+        if [[ "$arg" =~ ^[A-Za-z0-9_./:=-]+$ ]]; then shown+=" $arg"; else shown+=" '$arg'"; fi
+    done
+    echo "\$ curl$shown"
     local out status
     out=$(curl -s -w '\n%{http_code}' "$@")
     status=${out##*$'\n'}

@@ -42,8 +42,11 @@ ensure_redis() {
 
 # Makes sure SecantusDB is installed in .venv-mongo at the pinned version.
 ensure_secantus() {
-    if [ -x "$MONGO_VENV/bin/secantusd-py" ] &&
-        "$MONGO_VENV/bin/pip" show SecantusDB 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION\$"; then
+    local installed=""
+    if [ -x "$MONGO_VENV/bin/secantusd-py" ]; then
+        installed=$("$MONGO_VENV/bin/pip" show SecantusDB 2>/dev/null || true)
+    fi
+    if [[ "$installed" == *"Version: $SECANTUS_VERSION"* ]]; then
         return 0
     fi
     echo "installing SecantusDB $SECANTUS_VERSION into .venv-mongo" >&2
@@ -76,4 +79,32 @@ stop_pids() {
     local pid
     for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
     for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# Makes sure wrk (the HTTP load generator) is on PATH, installing Debian's package as root.
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing wrk from Debian's packages" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
+        command -v wrk >/dev/null 2>&1 && return 0
+    fi
+    echo "error: wrk is missing; install it with: sudo apt-get install -y wrk" >&2
+    return 1
+}
+
+# rss_kb PID: the resident set size of a process, in KiB.
+rss_kb() {
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+# start_service NAME PORT LOGFILE [VAR=VALUE...]: runs a release binary in the
+# background with extra environment; sets SERVICE_PID and waits for /health/live.
+start_service() {
+    local name=$1 port=$2 log=$3
+    shift 3
+    env "$@" APP__SERVER__PORT="$port" "$REPO_ROOT/target/release/$name" >"$log" 2>&1 &
+    SERVICE_PID=$!
+    wait_port "$port" 20
 }
