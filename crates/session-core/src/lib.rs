@@ -8,6 +8,7 @@
 //! - [`settings`]: the contract's configuration keys and the layered loader.
 //! - [`token`]: the JWT codec (issue, verify with a pinned algorithm).
 //! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
+//! - [`keys`]: Ed25519 keys from PEM, development key generation, JWK Sets.
 //! - [`credential`]: parsing the `Authorization` header.
 //! - [`validate`]: credential in, [`Session`] or the contract's error out.
 //! - [`error`]: the contract's error codes.
@@ -21,6 +22,7 @@ pub mod credential;
 pub mod error;
 pub mod http;
 pub mod introspection;
+pub mod keys;
 pub mod probe;
 #[cfg(feature = "remote")]
 pub mod remote;

@@ -1,12 +1,14 @@
 //! The JWT codec: issues session tokens and verifies them with a pinned algorithm.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{self, Jwk, Jwks};
 use crate::settings::{JwtAlgorithm, JwtSettings, SettingsError};
 
 /// The claims of a session token.
@@ -37,6 +39,9 @@ pub enum TokenError {
     /// Malformed, wrongly signed, wrong algorithm, issuer, audience or key.
     #[error("token invalid")]
     Invalid,
+    /// Signed with a key id this codec does not know (yet): worth one key refresh.
+    #[error("token signed with an unknown key")]
+    UnknownKey,
     /// This codec holds no signing key, or signing failed.
     #[error("token could not be signed")]
     Signing,
@@ -44,7 +49,25 @@ pub enum TokenError {
 
 enum VerifyKeys {
     Single(DecodingKey),
-    ByKid(HashMap<String, DecodingKey>),
+    ByKid(RwLock<KeyRing>),
+}
+
+/// Public keys by key id, with their JWKs for publishing.
+#[derive(Default)]
+struct KeyRing {
+    decoding: HashMap<String, DecodingKey>,
+    published: Vec<Jwk>,
+}
+
+impl KeyRing {
+    fn insert(&mut self, kid: &str, public: &ed25519_dalek::VerifyingKey) {
+        let jwk = Jwk::ed25519(kid, public);
+        if let Ok(key) = DecodingKey::from_ed_components(&jwk.x) {
+            self.decoding.insert(kid.to_owned(), key);
+            self.published.retain(|k| k.kid != kid);
+            self.published.push(jwk);
+        }
+    }
 }
 
 /// Signs and verifies session tokens according to [`JwtSettings`].
@@ -88,35 +111,37 @@ impl TokenCodec {
                 )
             }
             JwtAlgorithm::EdDSA => {
-                let mut by_kid = HashMap::new();
-                for (kid, pem) in &settings.verification_keys {
-                    let key = DecodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| {
-                        SettingsError::Invalid(format!(
-                            "jwt.verification_keys.{kid} is not an Ed25519 public key (PEM)"
-                        ))
-                    })?;
-                    by_kid.insert(kid.clone(), key);
-                }
+                let mut ring = KeyRing::default();
                 let signer = match &settings.signing_key {
-                    Some(pem) => {
+                    Some(value) => {
                         let kid = settings.signing_key_id.clone().ok_or_else(|| {
                             SettingsError::Invalid(
                                 "jwt.signing_key_id is required with jwt.signing_key".into(),
                             )
                         })?;
-                        let key = EncodingKey::from_ed_pem(pem.expose_secret().as_bytes())
-                            .map_err(|_| {
-                                SettingsError::Invalid(
-                                    "jwt.signing_key is not an Ed25519 private key (PEM)".into(),
-                                )
-                            })?;
+                        let pem = keys::pem_text(value.expose_secret(), "jwt.signing_key")?;
+                        let signing = keys::signing_key_from_pem(&pem)?;
+                        let key = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| {
+                            SettingsError::Invalid(
+                                "jwt.signing_key is not an Ed25519 private key (PEM)".into(),
+                            )
+                        })?;
+                        ring.insert(&kid, &signing.verifying_key());
                         let mut header = Header::new(Algorithm::EdDSA);
                         header.kid = Some(kid);
                         Some((header, key))
                     }
                     None => None,
                 };
-                (Algorithm::EdDSA, signer, VerifyKeys::ByKid(by_kid))
+                for (kid, value) in &settings.verification_keys {
+                    let pem = keys::pem_text(value, &format!("jwt.verification_keys.{kid}"))?;
+                    ring.insert(kid, &keys::verifying_key_from_pem(&pem, kid)?);
+                }
+                (
+                    Algorithm::EdDSA,
+                    signer,
+                    VerifyKeys::ByKid(RwLock::new(ring)),
+                )
             }
         };
         let mut validation = Validation::new(algorithm);
@@ -160,12 +185,23 @@ impl TokenCodec {
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         let key = match &self.keys {
             VerifyKeys::Single(key) => key,
-            VerifyKeys::ByKid(keys) => {
+            VerifyKeys::ByKid(ring) => {
+                // The key is chosen by `kid` among keys we hold; a token's kid, jku or
+                // x5u is never used to fetch anything (RFC 8725).
                 let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+                if header.alg != Algorithm::EdDSA {
+                    return Err(TokenError::Invalid);
+                }
                 let kid = header.kid.ok_or(TokenError::Invalid)?;
-                keys.get(&kid).ok_or(TokenError::Invalid)?
+                let ring = ring.read().map_err(|_| TokenError::Invalid)?;
+                let key = ring.decoding.get(&kid).ok_or(TokenError::UnknownKey)?;
+                return self.verify(token, key);
             }
         };
+        self.verify(token, key)
+    }
+
+    fn verify(&self, token: &str, key: &DecodingKey) -> Result<Claims, TokenError> {
         match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
             Ok(data) => Ok(data.claims),
             Err(err) if matches!(err.kind(), ErrorKind::ExpiredSignature) => {
@@ -173,5 +209,39 @@ impl TokenCodec {
             }
             Err(_) => Err(TokenError::Invalid),
         }
+    }
+
+    /// The public keys this codec verifies with, as a JWK Set (empty for HS256).
+    pub fn jwks(&self) -> Jwks {
+        match &self.keys {
+            VerifyKeys::Single(_) => Jwks::default(),
+            VerifyKeys::ByKid(ring) => Jwks {
+                keys: ring.read().map(|r| r.published.clone()).unwrap_or_default(),
+            },
+        }
+    }
+
+    /// Adds the Ed25519 keys of a JWK Set (fetched from the auth-service); returns how
+    /// many were usable. Keys already held stay.
+    pub fn add_jwks(&self, jwks: &Jwks) -> usize {
+        let VerifyKeys::ByKid(ring) = &self.keys else {
+            return 0;
+        };
+        let Ok(mut ring) = ring.write() else {
+            return 0;
+        };
+        let mut added = 0;
+        for jwk in &jwks.keys {
+            if let Some(public) = keys::verifying_key_from_jwk(jwk) {
+                ring.insert(&jwk.kid, &public);
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// The key id new tokens are signed with, if any.
+    pub fn signing_key_id(&self) -> Option<&str> {
+        self.signer.as_ref().and_then(|(h, _)| h.kid.as_deref())
     }
 }

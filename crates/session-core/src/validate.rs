@@ -1,5 +1,7 @@
 //! Validation: a credential in, a [`Session`] or the contract's error out.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::credential::{Credential, constant_time_eq};
@@ -18,7 +20,9 @@ impl From<TokenError> for AuthError {
     fn from(err: TokenError) -> Self {
         match err {
             TokenError::Expired => AuthError::SessionExpired,
-            TokenError::Invalid | TokenError::Signing => AuthError::InvalidToken,
+            TokenError::Invalid | TokenError::UnknownKey | TokenError::Signing => {
+                AuthError::InvalidToken
+            }
         }
     }
 }
@@ -33,12 +37,20 @@ fn session_from(claims: Claims, token: String) -> Session {
     }
 }
 
+/// Something that can fetch verification keys the codec does not hold yet (the
+/// auth-service's JWKS), when a token names an unknown key id.
+pub trait KeyRefresher: Send + Sync + std::fmt::Debug {
+    /// Fetches keys into the codec if allowed now; true when new keys may have arrived.
+    fn refresh(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+}
+
 /// Validates credentials against the JWT codec and the Redis session store.
 #[derive(Debug, Clone)]
 pub struct LocalValidator {
     codec: Arc<TokenCodec>,
     store: SessionStore,
     accept_user_id: bool,
+    refresher: Option<Arc<dyn KeyRefresher>>,
 }
 
 impl LocalValidator {
@@ -48,6 +60,24 @@ impl LocalValidator {
             codec,
             store,
             accept_user_id,
+            refresher: None,
+        }
+    }
+
+    /// Fetch unknown verification keys through `refresher` (JWKS) before refusing.
+    pub fn with_key_refresher(mut self, refresher: Arc<dyn KeyRefresher>) -> Self {
+        self.refresher = Some(refresher);
+        self
+    }
+
+    /// Decodes, refreshing the keys once when the token names an unknown key id.
+    async fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        match self.codec.decode(token) {
+            Err(TokenError::UnknownKey) => match &self.refresher {
+                Some(refresher) if refresher.refresh().await => self.codec.decode(token),
+                _ => Err(TokenError::UnknownKey),
+            },
+            other => other,
         }
     }
 
@@ -74,7 +104,7 @@ impl LocalValidator {
     pub async fn validate(&self, credential: &Credential) -> Result<Session, AuthError> {
         match credential {
             Credential::Bearer(token) => {
-                let claims = self.codec.decode(token)?;
+                let claims = self.decode(token).await?;
                 match self.store.get(&claims.sub).await? {
                     None => Err(AuthError::SessionNotFound),
                     Some(stored) if constant_time_eq(&stored, token) => {
@@ -92,7 +122,7 @@ impl LocalValidator {
                     .get(user_id)
                     .await?
                     .ok_or(AuthError::SessionNotFound)?;
-                let claims = self.codec.decode(&stored)?;
+                let claims = self.decode(&stored).await?;
                 if claims.sub != *user_id {
                     return Err(AuthError::InvalidToken);
                 }

@@ -180,3 +180,93 @@ fn garbage_never_panics() {
         assert_eq!(codec().decode(s), Err(TokenError::Invalid), "{s:.20}");
     }
 }
+
+mod eddsa {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use session_core::keys;
+
+    fn key_pair() -> (String, String) {
+        let private = keys::generate_signing_key_pem().expect("generate");
+        let signing = keys::signing_key_from_pem(private.expose_secret()).expect("parse");
+        (
+            private.expose_secret().to_owned(),
+            keys::public_pem(&signing).expect("public"),
+        )
+    }
+
+    fn eddsa(signing: Option<(&str, &str)>, verify: &[(&str, &str)]) -> TokenCodec {
+        let mut s = settings(SECRET, "session-store", "session-store");
+        s.algorithm = JwtAlgorithm::EdDSA;
+        if let Some((kid, pem)) = signing {
+            s.signing_key = Some(SecretString::from(pem.to_owned()));
+            s.signing_key_id = Some(kid.to_owned());
+        }
+        s.verification_keys = verify
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        TokenCodec::new(&s).expect("codec")
+    }
+
+    #[test]
+    fn a_public_key_alone_verifies_and_cannot_sign() {
+        let (private, public) = key_pair();
+        let signer = eddsa(Some(("a", &private)), &[]);
+        let (token, claims) = signer
+            .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
+            .expect("issue");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some("a"));
+        let verifier = eddsa(None, &[("a", &public)]);
+        assert_eq!(verifier.decode(&token), Ok(claims));
+        assert_eq!(
+            verifier.issue("u", "e", 60).map(|_| ()),
+            Err(TokenError::Signing)
+        );
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_bytes_is_invalid() {
+        let (_, public) = key_pair();
+        let verifier = eddsa(None, &[("a", &public)]);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("a".into());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims(),
+            &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()).expect("key"),
+        )
+        .expect("encode");
+        assert_eq!(verifier.decode(&forged), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn another_key_under_a_known_kid_is_invalid_and_an_unknown_kid_asks_for_keys() {
+        let (_, public_a) = key_pair();
+        let (private_b, _) = key_pair();
+        let verifier = eddsa(None, &[("a", &public_a)]);
+        let (by_b_as_a, _) = eddsa(Some(("a", &private_b)), &[])
+            .issue("u", "e@example.com", 60)
+            .expect("issue");
+        assert_eq!(verifier.decode(&by_b_as_a), Err(TokenError::Invalid));
+        let (by_b, claims) = eddsa(Some(("b", &private_b)), &[])
+            .issue("u", "e@example.com", 60)
+            .expect("issue");
+        assert_eq!(verifier.decode(&by_b), Err(TokenError::UnknownKey));
+        // The JWKS of a codec that signs with b and still accepts a lists both.
+        let auth = eddsa(Some(("b", &private_b)), &[("a", &public_a)]);
+        let jwks = auth.jwks();
+        let mut kids: Vec<&str> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
+        kids.sort_unstable();
+        assert_eq!(kids, vec!["a", "b"]);
+        assert_eq!(verifier.add_jwks(&jwks), 2);
+        assert_eq!(verifier.decode(&by_b), Ok(claims));
+    }
+
+    #[test]
+    fn hs256_codecs_publish_no_keys() {
+        assert!(codec().jwks().keys.is_empty());
+    }
+}

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use session_core::session::now_secs;
 use session_core::{
     AuthError, Credential, LocalValidator, Session, SessionStore, StoreError, TokenCodec,
-    TokenError,
 };
 
 use crate::password::{HashError, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Passwords};
@@ -258,7 +257,7 @@ impl Accounts {
                         reused: true,
                     });
                 }
-                Err(TokenError::Expired | TokenError::Invalid | TokenError::Signing) => {
+                Err(_) => {
                     if self.store.replace(user_id, &stored.token, &token).await? {
                         return Ok(LoginOutcome {
                             user_id: user_id.to_owned(),

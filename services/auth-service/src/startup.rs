@@ -8,6 +8,8 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use session_core::http::{json_config, not_found, payload_config, request_context};
+use session_core::keys;
+use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::accounts::Accounts;
@@ -26,13 +28,27 @@ pub struct Application {
 
 impl Application {
     /// Builds every part from `settings` and binds the listener (port 0 picks one).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         if settings.session.accept_user_id_header {
             tracing::warn!(
                 "session.accept_user_id_header is on: /session and /logout accept a bare userId; anyone who knows a userId passes. Use only on a trusted network."
             );
         }
+        if settings.jwt.algorithm == JwtAlgorithm::EdDSA && settings.jwt.signing_key.is_none() {
+            if session_core::settings::is_production() {
+                anyhow::bail!(
+                    "configuration: jwt.algorithm = EdDSA needs jwt.signing_key in production"
+                );
+            }
+            settings.jwt.signing_key = Some(keys::generate_signing_key_pem()?);
+            let kid = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+            tracing::warn!(kid = %kid, "no jwt.signing_key: made a new Ed25519 key for this run; its sessions will not verify after a restart");
+            settings.jwt.signing_key_id = Some(kid);
+        }
         let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
+        if let Some(kid) = codec.signing_key_id() {
+            tracing::info!(kid, "signing sessions with EdDSA");
+        }
         let store = SessionStore::new(&settings.redis, &settings.session)?;
         let users = UserRepository::connect(&settings.mongodb)
             .await
@@ -56,6 +72,7 @@ impl Application {
             settings.login.clone(),
         );
         let accounts = Accounts::new(users, store.clone(), codec.clone(), passwords, throttle);
+        let codec_for_jwks = codec.clone();
         let validator = SessionValidator::Local(LocalValidator::new(
             codec,
             store,
@@ -65,6 +82,7 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let accounts = web::Data::new(accounts);
+        let codec_data = web::Data::from(codec_for_jwks);
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
         let mut server = HttpServer::new(move || {
@@ -75,6 +93,7 @@ impl Application {
                 .app_data(accounts.clone())
                 .app_data(validator.clone())
                 .app_data(internal.clone())
+                .app_data(codec_data.clone())
                 .configure(routes::config)
                 .default_service(web::to(not_found))
         })

@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 use session_core::settings::{
-    self, InternalSettings, JwtSettings, RedisSettings, SessionSettings, SettingsError,
+    self, InternalSettings, JwtAlgorithm, JwtSettings, RedisSettings, SessionSettings,
+    SettingsError,
 };
 
 /// The resource-service's own defaults, on top of session-core's shared ones.
@@ -91,7 +92,17 @@ impl Settings {
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.session.check()?;
         match self.validation.mode {
-            ValidationMode::Redis => self.jwt.check(production)?,
+            ValidationMode::Redis => {
+                self.jwt.check(production)?;
+                if self.jwt.algorithm == JwtAlgorithm::EdDSA
+                    && self.jwt.verification_keys.is_empty()
+                    && self.jwt.jwks_url.is_none()
+                {
+                    return Err(SettingsError::Invalid(
+                        "jwt.algorithm = EdDSA needs jwt.verification_keys or jwt.jwks_url".into(),
+                    ));
+                }
+            }
             ValidationMode::Remote => self.internal.check(production)?,
         }
         Ok(())

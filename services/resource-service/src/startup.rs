@@ -8,7 +8,8 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use session_core::http::{json_config, not_found, payload_config, request_context};
-use session_core::remote::IntrospectionClient;
+use session_core::remote::{IntrospectionClient, JwksFetcher};
+use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::configuration::{Settings, ValidationMode};
@@ -33,7 +34,22 @@ impl Application {
             ValidationMode::Redis => {
                 let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
                 let store = SessionStore::new(&settings.redis, &settings.session)?;
-                SessionValidator::Local(LocalValidator::new(codec, store, seed))
+                let mut local = LocalValidator::new(codec.clone(), store, seed);
+                if let (JwtAlgorithm::EdDSA, Some(url)) =
+                    (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
+                {
+                    let fetcher = JwksFetcher::new(
+                        url,
+                        codec,
+                        Duration::from_millis(settings.validation.timeout_ms.max(1)),
+                        Duration::from_secs(30),
+                    )?;
+                    // A failure here is not fatal: the first token with an unknown key
+                    // id fetches again.
+                    fetcher.fetch().await;
+                    local = local.with_key_refresher(Arc::new(fetcher));
+                }
+                SessionValidator::Local(local)
             }
             ValidationMode::Remote => SessionValidator::Remote(IntrospectionClient::new(
                 &settings.auth_service.url,

@@ -3,6 +3,7 @@
 mod account;
 mod health;
 mod introspect;
+mod jwks;
 
 pub use introspect::InternalToken;
 
@@ -16,6 +17,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(resource("/logout").route(web::post().to(account::log_out)))
         .service(resource("/session").route(web::get().to(account::session)))
         .service(resource("/introspect").route(web::post().to(introspect::introspect)))
+        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .service(resource("/health/live").route(web::get().to(health::live)))
         .service(resource("/health/ready").route(web::get().to(health::ready)));
 }

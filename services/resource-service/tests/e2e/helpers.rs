@@ -130,6 +130,12 @@ impl Service {
         self.spawn().await;
     }
 
+    /// Sets (or replaces) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.envs.retain(|(k, _)| k != key);
+        self.envs.push((key.to_owned(), value.to_owned()));
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -159,6 +165,8 @@ pub struct Options {
     pub mongo_uri: Option<String>,
     /// More `APP__...` variables for both services (they win over the defaults here).
     pub extra: Vec<(String, String)>,
+    /// Point the resource-service's `jwt.jwks_url` at the auth-service.
+    pub jwks: bool,
 }
 
 impl Default for Options {
@@ -170,6 +178,7 @@ impl Default for Options {
             redis_url: None,
             mongo_uri: None,
             extra: Vec::new(),
+            jwks: false,
         }
     }
 }
@@ -226,6 +235,12 @@ pub async fn stack(options: Options) -> Stack {
     ]);
     auth_env.extend(options.extra.iter().cloned());
     resource_env.extend(options.extra.iter().cloned());
+    if options.jwks {
+        resource_env.push((
+            "APP__JWT__JWKS_URL".to_owned(),
+            format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
+        ));
+    }
     let auth = Service::start("auth-service", auth_port, auth_env, dir.join("auth.log")).await;
     let resource = Service::start(
         "resource-service",

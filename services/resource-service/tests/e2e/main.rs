@@ -6,6 +6,7 @@
 mod faults;
 mod garbage;
 mod helpers;
+mod keys;
 mod modes;
 mod races;
 mod shutdown;
