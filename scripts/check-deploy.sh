@@ -48,6 +48,9 @@ for name in sorted(os.listdir("deploy")):
                 if binary not in bins:
                     problems.append(f"{path}: {op} runs {binary}, which no workspace package builds")
     print(f"{path}: checked")
+for src in re.findall(r"^\s*- (\./[^:\s]+):", open("docker-compose.yml").read(), re.M):
+    if not os.path.exists(src):
+        problems.append(f"docker-compose.yml mounts {src}, which does not exist")
 for svc in ("auth-service", "resource-service"):
     if not os.path.exists(f"deploy/{svc}.Dockerfile"):
         problems.append(f"deploy/{svc}.Dockerfile is missing")

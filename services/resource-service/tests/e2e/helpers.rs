@@ -167,6 +167,8 @@ pub struct Options {
     pub extra: Vec<(String, String)>,
     /// Point the resource-service's `jwt.jwks_url` at the auth-service.
     pub jwks: bool,
+    /// `APP__...` variables for the resource-service alone (applied last).
+    pub resource_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -179,6 +181,7 @@ impl Default for Options {
             mongo_uri: None,
             extra: Vec::new(),
             jwks: false,
+            resource_env: Vec::new(),
         }
     }
 }
@@ -235,6 +238,7 @@ pub async fn stack(options: Options) -> Stack {
     ]);
     auth_env.extend(options.extra.iter().cloned());
     resource_env.extend(options.extra.iter().cloned());
+    resource_env.extend(options.resource_env.iter().cloned());
     if options.jwks {
         resource_env.push((
             "APP__JWT__JWKS_URL".to_owned(),

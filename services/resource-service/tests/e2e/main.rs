@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod acl;
 mod faults;
 mod garbage;
 mod helpers;

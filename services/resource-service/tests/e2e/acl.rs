@@ -1,0 +1,159 @@
+//! Least privilege in Redis: the documented ACL setup (deploy/redis), started with the
+//! same script docker-compose uses.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Options, assert_error, free_port, stack, unique_email, wait_port};
+
+struct AclRedis {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for AclRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const AUTH_PASSWORD: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const RESOURCE_PASSWORD: &str = "0f9e8d7c6b5a49382716f5e4d3c2b1a0";
+
+async fn start_acl_redis() -> AclRedis {
+    let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/redis");
+    let dir = std::env::temp_dir().join(format!(
+        "session-store-acl-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let child = Command::new("sh")
+        .arg(deploy.join("start.sh"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .env("ACL_RULES", deploy.join("acl-rules.txt"))
+        .env("ACL_FILE", dir.join("users.acl"))
+        .env("REDIS_AUTH_SERVICE_PASSWORD", AUTH_PASSWORD)
+        .env("REDIS_RESOURCE_SERVICE_PASSWORD", RESOURCE_PASSWORD)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                PathBuf::from(crate::helpers::env("TEST_REDIS_SERVER_BIN"))
+                    .parent()
+                    .unwrap()
+                    .display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port, Duration::from_secs(10)).await;
+    AclRedis { port, dir, child }
+}
+
+async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_resource_service_may_only_read_sessions_and_still_serves() {
+    let redis = start_acl_redis().await;
+    let auth_url = format!(
+        "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    );
+    let resource_url = format!(
+        "redis://resource-service:{RESOURCE_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    );
+    let s = stack(Options {
+        redis_url: Some(auth_url.clone()),
+        resource_env: vec![("APP__REDIS__URL".into(), resource_url.clone())],
+        extra: vec![("APP__SESSION__KEY_PREFIX".into(), "session:".into())],
+        ..Options::default()
+    })
+    .await;
+
+    // The whole story works under the ACL: throttle counters, scripts, reads, deletes.
+    let email = unique_email();
+    let user = s.sign_up(&email).await;
+    let wrong = s
+        .client
+        .post(s.auth.url("/login"))
+        .json(&serde_json::json!({"email": email, "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let token = s.log_in(&email).await["token"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {token}");
+    assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
+    let ready = s
+        .client
+        .get(s.resource.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    // The resource-service's user can read a session key but not write or delete one.
+    let key = format!("session:{}", user["userId"].as_str().unwrap());
+    let mut resource = connect(&resource_url).await;
+    let held: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut resource)
+        .await
+        .unwrap();
+    assert_eq!(held.as_deref(), Some(token.as_str()));
+    let set: redis::RedisResult<()> = redis::cmd("SET")
+        .arg(&key)
+        .arg("forged")
+        .query_async(&mut resource)
+        .await;
+    assert!(set.is_err(), "SET must be refused");
+    let del: redis::RedisResult<i64> = redis::cmd("DEL").arg(&key).query_async(&mut resource).await;
+    assert!(del.is_err(), "DEL must be refused");
+    let other: redis::RedisResult<Option<String>> = redis::cmd("GET")
+        .arg("not-a-session")
+        .query_async(&mut resource)
+        .await;
+    assert!(other.is_err(), "keys outside session:* are out of reach");
+    // Nobody gets in without a user.
+    let anonymous = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
+    let mut anon = anonymous.get_multiplexed_async_connection().await;
+    if let Ok(conn) = anon.as_mut() {
+        let get: redis::RedisResult<Option<String>> =
+            redis::cmd("GET").arg(&key).query_async(conn).await;
+        assert!(get.is_err(), "the default user is off");
+    }
+
+    assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        s.me(Some(&auth)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
+    )
+    .await;
+}
