@@ -11,8 +11,10 @@ use crate::error::ApiError;
 /// Body of sign-up and login.
 #[derive(Deserialize)]
 pub struct Credentials {
-    email: String,
-    password: String,
+    /// The email, as typed.
+    pub email: String,
+    /// The password.
+    pub password: String,
 }
 
 #[derive(Serialize)]

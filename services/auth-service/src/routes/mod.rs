@@ -5,6 +5,7 @@ mod health;
 mod introspect;
 mod jwks;
 
+pub use account::Credentials;
 pub use introspect::InternalToken;
 
 use actix_web::web;

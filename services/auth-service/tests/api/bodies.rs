@@ -48,3 +48,38 @@ async fn unknown_paths_and_methods_get_json_errors() {
     let res = app.client.get(app.url("/login")).send().await.unwrap();
     assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
+
+#[tokio::test]
+async fn responses_carry_no_store_nosniff_and_no_server_header() {
+    let app = crate::helpers::spawn_app().await;
+    let email = crate::helpers::unique_email();
+    let signed = app.sign_up(&email, crate::helpers::PASSWORD).await;
+    let login = app.log_in(&email, crate::helpers::PASSWORD).await;
+    let body: serde_json::Value = login.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let session = app.get_session(Some(&format!("Bearer {token}"))).await;
+    let login_again = app.log_in(&email, crate::helpers::PASSWORD).await;
+    let missing = app.client.get(app.url("/nowhere")).send().await.unwrap();
+    let wrong_method = app.client.delete(app.url("/session")).send().await.unwrap();
+    for res in [&signed, &session, &login_again, &missing, &wrong_method] {
+        assert_eq!(
+            res.headers()["x-content-type-options"],
+            "nosniff",
+            "{}",
+            res.url()
+        );
+        assert!(
+            res.headers().get("server").is_none(),
+            "no server header on {}",
+            res.url()
+        );
+    }
+    for res in [&session, &login_again] {
+        assert_eq!(res.headers()["cache-control"], "no-store", "{}", res.url());
+    }
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let logout = app.log_out(&format!("Bearer {token}")).await;
+    assert_eq!(logout.headers()["cache-control"], "no-store");
+    assert_eq!(logout.headers()["x-content-type-options"], "nosniff");
+}
