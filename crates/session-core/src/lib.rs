@@ -10,6 +10,7 @@
 //! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
 //! - [`keys`]: Ed25519 keys from PEM, development key generation, JWK Sets.
 //! - [`credential`]: parsing the `Authorization` header.
+//! - [`cache`]: the in-process validation cache and its Redis pub/sub invalidation.
 //! - [`validate`]: credential in, [`Session`] or the contract's error out.
 //! - [`error`]: the contract's error codes.
 //! - [`telemetry`]: the services' log set-up.
@@ -18,6 +19,7 @@
 //! - [`introspection`]: the wire types of `/introspect`.
 //! - `remote` (feature `remote`): validation through the auth-service's `/introspect`.
 
+pub mod cache;
 pub mod credential;
 pub mod error;
 pub mod http;

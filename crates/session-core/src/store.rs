@@ -13,28 +13,38 @@ use secrecy::ExposeSecret;
 
 use crate::settings::{RedisSettings, SessionSettings, SettingsError};
 
+// Every script that changes a session announces the user's id on the invalidation
+// channel in the same atomic step, for the validation caches of other instances.
+
 /// Sets the key to the new token unless a session exists; returns `{created, token}`.
+/// ARGV: token, ttl, channel, user id.
 const CREATE_OR_REUSE: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current then
   return {0, current}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return {1, ARGV[1]}
 ";
 
 /// Deletes the key only while it still holds the presented token.
+/// ARGV: token, channel, user id.
 const COMPARE_AND_DELETE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
 end
 return 0
 ";
 
 /// Replaces the token only while the key still holds the old one.
+/// ARGV: old token, new token, ttl, channel, user id.
 const COMPARE_AND_SET: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
   return 1
 end
 return 0
@@ -62,6 +72,7 @@ pub struct StoredSession {
 pub struct SessionStore {
     pool: Pool,
     prefix: String,
+    channel: String,
     ttl_seconds: u64,
     timeout: Duration,
     create_or_reuse: redis::Script,
@@ -100,6 +111,7 @@ impl SessionStore {
         Ok(Self {
             pool,
             prefix: session.key_prefix.clone(),
+            channel: format!("{}invalidate", session.key_prefix),
             ttl_seconds: session.ttl_seconds,
             timeout,
             create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
@@ -111,6 +123,11 @@ impl SessionStore {
     /// The Redis key of a user's session.
     pub fn key(&self, user_id: &str) -> String {
         format!("{}{}", self.prefix, user_id)
+    }
+
+    /// The pub/sub channel on which every session change is announced (the user's id).
+    pub fn invalidation_channel(&self) -> &str {
+        &self.channel
     }
 
     /// The lifetime given to new sessions, in seconds.
@@ -168,6 +185,8 @@ impl SessionStore {
                     .key(&key)
                     .arg(token)
                     .arg(self.ttl_seconds)
+                    .arg(&self.channel)
+                    .arg(user_id)
                     .invoke_async(&mut conn)
                     .await
             })
@@ -189,6 +208,8 @@ impl SessionStore {
                     .arg(old)
                     .arg(new)
                     .arg(self.ttl_seconds)
+                    .arg(&self.channel)
+                    .arg(user_id)
                     .invoke_async(&mut conn)
                     .await
             })
@@ -215,6 +236,8 @@ impl SessionStore {
                 self.compare_and_delete
                     .key(&key)
                     .arg(token)
+                    .arg(&self.channel)
+                    .arg(user_id)
                     .invoke_async(&mut conn)
                     .await
             })

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::cache::ValidationCache;
 use crate::credential::{Credential, constant_time_eq};
 use crate::error::AuthError;
 use crate::session::Session;
@@ -51,6 +52,7 @@ pub struct LocalValidator {
     store: SessionStore,
     accept_user_id: bool,
     refresher: Option<Arc<dyn KeyRefresher>>,
+    cache: Option<Arc<ValidationCache>>,
 }
 
 impl LocalValidator {
@@ -61,7 +63,14 @@ impl LocalValidator {
             store,
             accept_user_id,
             refresher: None,
+            cache: None,
         }
+    }
+
+    /// Serve recently validated sessions from `cache` (see [`crate::cache`]).
+    pub fn with_cache(mut self, cache: Arc<ValidationCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Fetch unknown verification keys through `refresher` (JWKS) before refusing.
@@ -105,9 +114,22 @@ impl LocalValidator {
         match credential {
             Credential::Bearer(token) => {
                 let claims = self.decode(token).await?;
-                match self.store.get(&claims.sub).await? {
+                let cache = self.cache.as_deref();
+                if cache.is_some_and(|c| c.contains(&claims.sub, token)) {
+                    return Ok(session_from(claims, token.clone()));
+                }
+                let generation = cache.map(ValidationCache::generation);
+                let stored = self.store.get(&claims.sub).await.inspect_err(|_| {
+                    if let Some(cache) = cache {
+                        cache.forget_all();
+                    }
+                })?;
+                match stored {
                     None => Err(AuthError::SessionNotFound),
                     Some(stored) if constant_time_eq(&stored, token) => {
+                        if let (Some(cache), Some(generation)) = (cache, generation) {
+                            cache.insert(generation, &claims.sub, &stored);
+                        }
                         Ok(session_from(claims, stored))
                     }
                     Some(_) => Err(AuthError::SessionRevoked),

@@ -17,6 +17,9 @@ workers = 0
 [validation]
 mode = "redis"
 timeout_ms = 1000
+cache = false
+cache_max_entries = 100000
+cache_heartbeat_ms = 1000
 
 [auth_service]
 url = "http://127.0.0.1:8080"
@@ -71,6 +74,14 @@ pub struct ValidationSettings {
     pub mode: ValidationMode,
     /// Upper bound for an introspection call, in milliseconds.
     pub timeout_ms: u64,
+    /// Keep recently validated sessions in process (redis mode), invalidated over
+    /// Redis pub/sub; off by default.
+    pub cache: bool,
+    /// Most sessions the cache holds.
+    pub cache_max_entries: usize,
+    /// How often the invalidation channel is checked; the cache is dropped when a
+    /// check fails.
+    pub cache_heartbeat_ms: u64,
 }
 
 /// The auth-service's location.

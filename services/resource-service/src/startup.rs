@@ -7,6 +7,8 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::http::{json_config, not_found, payload_config, request_context};
 use session_core::remote::{IntrospectionClient, JwksFetcher};
 use session_core::settings::JwtAlgorithm;
@@ -34,7 +36,22 @@ impl Application {
             ValidationMode::Redis => {
                 let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
                 let store = SessionStore::new(&settings.redis, &settings.session)?;
+                let channel = store.invalidation_channel().to_owned();
                 let mut local = LocalValidator::new(codec.clone(), store, seed);
+                if settings.validation.cache {
+                    let cache =
+                        Arc::new(ValidationCache::new(settings.validation.cache_max_entries));
+                    let client = redis::Client::open(settings.redis.url.expose_secret())
+                        .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;
+                    spawn_listener(
+                        cache.clone(),
+                        client,
+                        channel,
+                        Duration::from_millis(settings.validation.cache_heartbeat_ms.max(10)),
+                    );
+                    local = local.with_cache(cache);
+                    tracing::info!("validation cache enabled");
+                }
                 if let (JwtAlgorithm::EdDSA, Some(url)) =
                     (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
                 {

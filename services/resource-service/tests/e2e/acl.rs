@@ -90,7 +90,11 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
     );
     let s = stack(Options {
         redis_url: Some(auth_url.clone()),
-        resource_env: vec![("APP__REDIS__URL".into(), resource_url.clone())],
+        resource_env: vec![
+            ("APP__REDIS__URL".into(), resource_url.clone()),
+            // The cache's subscription must be allowed too.
+            ("APP__VALIDATION__CACHE".into(), "true".into()),
+        ],
         extra: vec![("APP__SESSION__KEY_PREFIX".into(), "session:".into())],
         ..Options::default()
     })

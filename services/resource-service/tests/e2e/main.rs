@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod acl;
+mod cache;
 mod faults;
 mod garbage;
 mod helpers;
