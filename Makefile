@@ -33,3 +33,7 @@ deploy-check:
 ## soak: 50 connections on /me for 60 s; reports requests, errors and RSS growth
 soak:
 	bash scripts/soak.sh
+
+## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON
+bench:
+	bash scripts/bench.sh

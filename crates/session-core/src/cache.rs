@@ -14,10 +14,35 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-/// Sessions validated recently, by user id.
+use crate::session::now_secs;
+use crate::token::Claims;
+
+/// Sessions validated recently: by token (the lookup) and by user id (invalidation).
+#[derive(Debug, Default)]
+struct Entries {
+    by_token: HashMap<String, Arc<Claims>>,
+    by_user: HashMap<String, String>,
+}
+
+impl Entries {
+    fn remove_user(&mut self, user_id: &str) {
+        if let Some(token) = self.by_user.remove(user_id) {
+            self.by_token.remove(&token);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_token.clear();
+        self.by_user.clear();
+    }
+}
+
+/// Sessions validated recently. A hit needs neither Redis nor the signature check:
+/// the exact token string was verified and confirmed by Redis when it was cached, and
+/// its expiry is still checked on every hit.
 #[derive(Debug)]
 pub struct ValidationCache {
-    entries: RwLock<HashMap<String, String>>,
+    entries: RwLock<Entries>,
     generation: AtomicU64,
     live: AtomicBool,
     max_entries: usize,
@@ -28,7 +53,7 @@ impl ValidationCache {
     /// its listener has subscribed.
     pub fn new(max_entries: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries::default()),
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
             max_entries: max_entries.max(1),
@@ -40,15 +65,13 @@ impl ValidationCache {
         self.live.load(Ordering::Acquire)
     }
 
-    /// True when `token` is the validated session of `user_id`.
-    pub fn contains(&self, user_id: &str, token: &str) -> bool {
+    /// The claims of `token` if it is a cached, unexpired session.
+    pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
         if !self.is_live() {
-            return false;
+            return None;
         }
-        self.entries
-            .read()
-            .map(|e| e.get(user_id).is_some_and(|t| t == token))
-            .unwrap_or(false)
+        let claims = self.entries.read().ok()?.by_token.get(token).cloned()?;
+        (claims.exp > now_secs()).then_some(claims)
     }
 
     /// Read before asking Redis; pass to [`ValidationCache::insert`] after.
@@ -58,7 +81,7 @@ impl ValidationCache {
 
     /// Remembers a session Redis confirmed, unless any invalidation arrived since
     /// `generation` was read (it might concern this very session).
-    pub fn insert(&self, generation: u64, user_id: &str, token: &str) {
+    pub fn insert(&self, generation: u64, token: &str, claims: &Claims) {
         if !self.is_live() {
             return;
         }
@@ -66,10 +89,14 @@ impl ValidationCache {
             if self.generation.load(Ordering::Acquire) != generation {
                 return;
             }
-            if entries.len() >= self.max_entries && !entries.contains_key(user_id) {
+            entries.remove_user(&claims.sub);
+            if entries.by_token.len() >= self.max_entries {
                 entries.clear();
             }
-            entries.insert(user_id.to_owned(), token.to_owned());
+            entries.by_user.insert(claims.sub.clone(), token.to_owned());
+            entries
+                .by_token
+                .insert(token.to_owned(), Arc::new(claims.clone()));
         }
     }
 
@@ -77,7 +104,7 @@ impl ValidationCache {
     pub fn invalidate(&self, user_id: &str) {
         if let Ok(mut entries) = self.entries.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
-            entries.remove(user_id);
+            entries.remove_user(user_id);
         }
     }
 
@@ -149,7 +176,7 @@ async fn listen(
                 None => return Err("subscription closed"),
             },
             _ = ticker.tick() => {
-                match tokio::time::timeout(heartbeat, sink.ping::<String>()).await {
+                match tokio::time::timeout(heartbeat, sink.ping::<redis::Value>()).await {
                     Ok(Ok(_)) => {}
                     _ => return Err("heartbeat failed"),
                 }
@@ -173,29 +200,59 @@ impl ValidationCache {
 mod tests {
     use super::*;
 
+    fn claims(user: &str, exp_in: i64) -> Claims {
+        let now = now_secs();
+        Claims {
+            sub: user.into(),
+            email: format!("{user}@example.com"),
+            iat: now,
+            exp: now + exp_in,
+            jti: "j".into(),
+            iss: "i".into(),
+            aud: "a".into(),
+        }
+    }
+
     #[test]
     fn serves_only_while_live_and_never_across_an_invalidation() {
         let cache = ValidationCache::new(10);
         let g = cache.generation();
-        cache.insert(g, "u1", "t1");
-        assert!(!cache.contains("u1", "t1"), "not live: nothing cached");
+        cache.insert(g, "t1", &claims("u1", 60));
+        assert!(cache.get("t1").is_none(), "not live: nothing cached");
         cache.go_live();
         let g = cache.generation();
-        cache.insert(g, "u1", "t1");
-        assert!(cache.contains("u1", "t1"));
-        assert!(!cache.contains("u1", "t2"));
+        cache.insert(g, "t1", &claims("u1", 60));
+        assert_eq!(
+            cache.get("t1").map(|c| c.sub.clone()).as_deref(),
+            Some("u1")
+        );
+        assert!(cache.get("t2").is_none());
+        // A new session for the same user replaces the old one.
+        let g = cache.generation();
+        cache.insert(g, "t1b", &claims("u1", 60));
+        assert!(cache.get("t1").is_none());
+        assert!(cache.get("t1b").is_some());
         // An invalidation between the Redis read and the insert wins.
         let g = cache.generation();
         cache.invalidate("u2");
-        cache.insert(g, "u3", "t3");
-        assert!(!cache.contains("u3", "t3"));
+        cache.insert(g, "t3", &claims("u3", 60));
+        assert!(cache.get("t3").is_none());
         cache.invalidate("u1");
-        assert!(!cache.contains("u1", "t1"));
+        assert!(cache.get("t1b").is_none());
         let g = cache.generation();
-        cache.insert(g, "u1", "t1");
+        cache.insert(g, "t1", &claims("u1", 60));
         cache.drop_all();
-        assert!(!cache.contains("u1", "t1"));
+        assert!(cache.get("t1").is_none());
         assert!(!cache.is_live());
+    }
+
+    #[test]
+    fn expired_entries_are_never_served() {
+        let cache = ValidationCache::new(10);
+        cache.go_live();
+        let g = cache.generation();
+        cache.insert(g, "old", &claims("u", -1));
+        assert!(cache.get("old").is_none());
     }
 
     #[test]
@@ -204,9 +261,9 @@ mod tests {
         cache.go_live();
         for i in 0..5 {
             let g = cache.generation();
-            cache.insert(g, &format!("u{i}"), "t");
+            cache.insert(g, &format!("t{i}"), &claims(&format!("u{i}"), 60));
         }
-        assert!(cache.entries.read().map(|e| e.len()).unwrap_or(0) <= 2);
-        assert!(cache.contains("u4", "t"));
+        assert!(cache.entries.read().map(|e| e.by_token.len()).unwrap_or(0) <= 2);
+        assert!(cache.get("t4").is_some());
     }
 }

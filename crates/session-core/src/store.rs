@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use deadpool_redis::{Manager, Pool, Runtime};
 use redis::AsyncConnectionConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
 use crate::settings::{RedisSettings, SessionSettings, SettingsError};
@@ -68,9 +69,15 @@ pub struct StoredSession {
 }
 
 /// Sessions in Redis, keyed `<prefix><userId>`.
+///
+/// Writes (the Lua scripts) take a connection from a deadpool pool. Reads, the hot path
+/// of validation, share one multiplexed connection that reconnects by itself: concurrent
+/// GETs on it are pipelined, and no pool check (a PING per checkout) doubles each
+/// request's round trips.
 #[derive(Clone)]
 pub struct SessionStore {
     pool: Pool,
+    reader: ConnectionManager,
     prefix: String,
     channel: String,
     ttl_seconds: u64,
@@ -108,8 +115,19 @@ impl SessionStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|_| SettingsError::Invalid("the Redis pool could not be built".into()))?;
+        let client = redis::Client::open(redis.url.expose_secret())
+            .map_err(|_| SettingsError::Invalid("redis.url is not a valid Redis URL".into()))?;
+        let reader_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500))
+            .set_number_of_retries(usize::MAX);
+        let reader = ConnectionManager::new_lazy_with_config(client, reader_config)
+            .map_err(|_| SettingsError::Invalid("the Redis reader could not be built".into()))?;
         Ok(Self {
             pool,
+            reader,
             prefix: session.key_prefix.clone(),
             channel: format!("{}invalidate", session.key_prefix),
             ttl_seconds: session.ttl_seconds,
@@ -217,14 +235,36 @@ impl SessionStore {
         Ok(replaced == 1)
     }
 
+    /// Runs a read on the shared multiplexed connection, bounded by the timeout.
+    async fn read<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        cmd: redis::Cmd,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.reader.clone();
+        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");
+                Err(StoreError::Unavailable)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    command = what,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "redis read timed out"
+                );
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
     /// The token held for the user, if any.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn get(&self, user_id: &str) -> Result<Option<String>, StoreError> {
-        let key = self.key(user_id);
-        self.with_connection("get", |mut conn| async move {
-            redis::cmd("GET").arg(&key).query_async(&mut conn).await
-        })
-        .await
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.key(user_id));
+        self.read("get", cmd).await
     }
 
     /// Deletes the user's session only if it still holds `token`; true when deleted.
@@ -245,13 +285,14 @@ impl SessionStore {
         Ok(deleted == 1)
     }
 
-    /// Answers when Redis answers a PING in time.
+    /// Answers when Redis answers a PING in time, on both the pool and the reader.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self
             .with_connection("ping", |mut conn| async move {
                 redis::cmd("PING").query_async(&mut conn).await
             })
             .await?;
+        let _: String = self.read("ping", redis::cmd("PING")).await?;
         Ok(())
     }
 }

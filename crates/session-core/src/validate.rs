@@ -113,11 +113,11 @@ impl LocalValidator {
     pub async fn validate(&self, credential: &Credential) -> Result<Session, AuthError> {
         match credential {
             Credential::Bearer(token) => {
-                let claims = self.decode(token).await?;
                 let cache = self.cache.as_deref();
-                if cache.is_some_and(|c| c.contains(&claims.sub, token)) {
-                    return Ok(session_from(claims, token.clone()));
+                if let Some(claims) = cache.and_then(|c| c.get(token)) {
+                    return Ok(session_from(Claims::clone(&claims), token.clone()));
                 }
+                let claims = self.decode(token).await?;
                 let generation = cache.map(ValidationCache::generation);
                 let stored = self.store.get(&claims.sub).await.inspect_err(|_| {
                     if let Some(cache) = cache {
@@ -128,7 +128,7 @@ impl LocalValidator {
                     None => Err(AuthError::SessionNotFound),
                     Some(stored) if constant_time_eq(&stored, token) => {
                         if let (Some(cache), Some(generation)) = (cache, generation) {
-                            cache.insert(generation, &claims.sub, &stored);
+                            cache.insert(generation, &stored, &claims);
                         }
                         Ok(session_from(claims, stored))
                     }

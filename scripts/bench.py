@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""The session store's benchmark: our figures against the machine's own limits.
+
+Started by scripts/bench.sh (make bench), which builds the release binaries and makes
+sure redis-server, SecantusDB and wrk are installed. This script starts a private
+Redis, SecantusDB and the services on free ports, seeds 10,000 live sessions, measures
+every phase with wrk at 50 connections, prints one table and writes it as JSON under
+bench/results/.
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10000"))
+LOGIN_USERS = 50
+SECRET = "bench-secret-that-is-long-enough-0123456789"
+INTERNAL = "bench-internal-token-0123456789"
+PASSWORD = "correct horse battery"
+COST = 10
+PREFIX = "session:"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, limit=30.0):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"error: nothing listens on {port}")
+
+
+class Stack:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.procs = {}
+
+    def start(self, name, argv, env=None, port=None):
+        log = open(os.path.join(self.dir, f"{name}.log"), "w")
+        full_env = dict(os.environ, RUST_LOG="warn")
+        full_env.update(env or {})
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+        if port:
+            wait_port(port)
+        return self.procs[name]
+
+    def pid(self, name):
+        return self.procs[name].pid
+
+    def stop(self):
+        for p in self.procs.values():
+            p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(user_id, email, now, ttl=43200):
+    header = b64(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
+    claims = {"sub": user_id, "email": email, "iat": now, "exp": now + ttl,
+              "jti": secrets.token_hex(16), "iss": "session-store", "aud": "session-store"}
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    sig = b64(hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest())
+    return f"{header}.{payload}.{sig}"
+
+
+def resp(*parts):
+    out = [f"*{len(parts)}\r\n".encode()]
+    for p in parts:
+        p = p.encode() if isinstance(p, str) else p
+        out.append(f"${len(p)}\r\n".encode() + p + b"\r\n")
+    return b"".join(out)
+
+
+def seed_sessions(redis_port, path):
+    """SESSIONS users with live sessions, written straight to Redis as login would."""
+    now = int(time.time())
+    commands, tokens = [], []
+    for i in range(SESSIONS):
+        user_id = secrets.token_hex(12)
+        token = hs256_token(user_id, f"bench{i}@example.com", now)
+        tokens.append(token)
+        commands.append(resp("SET", PREFIX + user_id, token, "EX", "43200"))
+    out = subprocess.run(["redis-cli", "-p", str(redis_port), "--pipe"], input=b"".join(commands),
+                         capture_output=True, check=True)
+    if b"errors: 0" not in out.stdout:
+        raise SystemExit(f"error: seeding Redis failed: {out.stdout!r}")
+    with open(path, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+
+
+def request(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                 headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+    res = conn.getresponse()
+    data = res.read()
+    conn.close()
+    return res.status, (json.loads(data) if data else None)
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url, script=None, arg=None, connections=CONNECTIONS, seconds=SECONDS):
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        argv += ["-s", os.path.join(ROOT, "bench", script)]
+    argv.append(url)
+    if arg:
+        argv += ["--", arg]
+    text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    lat = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
+           for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"), "errors": errors,
+            "requests": requests}
+
+
+def redis_benchmark(port):
+    def run(n):
+        out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "get", "-c", str(CONNECTIONS),
+                              "-n", str(n), "--csv"], capture_output=True, text=True, check=True).stdout
+        rows = [r for r in out.strip().splitlines() if r.startswith('"GET"')]
+        cols = [c.strip('"') for c in rows[-1].split(",")]
+        return {"rps": float(cols[1]), "p50_ms": float(cols[4]), "p99_ms": float(cols[6]), "errors": 0}
+    pilot = run(100_000)
+    # Long enough for SECONDS seconds at the pilot's rate.
+    return run(int(pilot["rps"] * SECONDS))
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def revocation_delays(auth_port, cached_port, users, samples):
+    """Time from logout's 204 to the first 401 on another (cached) instance."""
+    delays = []
+    me = http.client.HTTPConnection("127.0.0.1", cached_port, timeout=10)
+    for i in range(samples):
+        email = users[i % len(users)]
+        status, body = request(auth_port, "POST", "/login", {"email": email, "password": PASSWORD})
+        assert status == 200, status
+        auth = {"Authorization": f"Bearer {body['token']}"}
+        for _ in range(2):  # warm the cache
+            me.request("GET", "/me", headers=auth)
+            r = me.getresponse(); r.read()
+            assert r.status == 200, r.status
+        status, _ = request(auth_port, "POST", "/logout", None, auth)
+        assert status == 204, status
+        done = time.perf_counter()
+        while True:
+            me.request("GET", "/me", headers=auth)
+            r = me.getresponse(); r.read()
+            if r.status == 401:
+                delays.append((time.perf_counter() - done) * 1000)
+                break
+            assert r.status == 200, r.status
+            if time.perf_counter() - done > 5:
+                raise SystemExit("error: a logged-out session was still served after 5 s")
+    me.close()
+    delays.sort()
+    return {"samples": len(delays), "p50_ms": statistics.median(delays),
+            "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))], "max_ms": delays[-1]}
+
+
+def bcrypt_limit():
+    example = os.path.join(ROOT, "target", "release", "examples", "bcrypt_limit")
+    out = subprocess.run([example, str(COST), str(SECONDS)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="session-store-bench-")
+    stack = Stack(workdir)
+    try:
+        return run(stack, workdir)
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(stack, workdir):
+    redis_port, mongo_port = free_port(), free_port()
+    stack.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", workdir], port=redis_port)
+    stack.start("mongo", [os.path.join(ROOT, ".venv-mongo", "bin", "secantusd-py"), "--host", "127.0.0.1",
+                          "--port", str(mongo_port), "--storage-path", ":memory:", "--standalone",
+                          "--cache-size", "256M", "--log-level", "WARNING"], port=mongo_port)
+    common = {"APP__REDIS__URL": f"redis://127.0.0.1:{redis_port}", "APP__JWT__SECRET": SECRET,
+              "APP__INTERNAL__TOKEN": INTERNAL}
+    binary = lambda name: os.path.join(ROOT, "target", "release", name)
+    auth_port = free_port()
+    stack.start("auth", [binary("auth-service")], dict(common, APP__SERVER__PORT=str(auth_port),
+                APP__MONGODB__URI=f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+                APP__PASSWORD__BCRYPT_COST=str(COST),
+                APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE="100000"), port=auth_port)
+    ports = {}
+    for name, extra in [("redis-mode", {}),
+                        ("remote-mode", {"APP__VALIDATION__MODE": "remote",
+                                         "APP__AUTH_SERVICE__URL": f"http://127.0.0.1:{auth_port}"}),
+                        ("cached", {"APP__VALIDATION__CACHE": "true"})]:
+        ports[name] = free_port()
+        stack.start(name, [binary("resource-service")], dict(common, APP__SERVER__PORT=str(ports[name]), **extra),
+                    port=ports[name])
+
+    print(f"seeding {SESSIONS} live sessions and {LOGIN_USERS} users (bcrypt cost {COST}) ...", flush=True)
+    tokens_file = os.path.join(workdir, "tokens.txt")
+    seed_sessions(redis_port, tokens_file)
+    users = [f"bench-login-{i}@example.com" for i in range(LOGIN_USERS)]
+    for email in users:
+        status, _ = request(auth_port, "POST", "/signup", {"email": email, "password": PASSWORD})
+        assert status == 201, status
+    users_file = os.path.join(workdir, "users.txt")
+    with open(users_file, "w") as f:
+        f.write("".join(f"{u} {PASSWORD}\n" for u in users))
+    status, _ = request(ports["redis-mode"], "GET", "/me", headers={
+        "Authorization": "Bearer " + open(tokens_file).readline().strip()})
+    assert status == 200, f"a seeded session is refused: {status}"
+
+    me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
+    for name in ports:  # warm-up: connections, pools, the cache
+        wrk(me(name), "me.lua", tokens_file, seconds=2)
+
+    results = {}
+    print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
+    results["redis GET (limit)"] = redis_benchmark(redis_port)
+    print("2/6 /me, redis mode ...", flush=True)
+    results["/me redis mode"] = wrk(me("redis-mode"), "me.lua", tokens_file)
+    results["/me redis mode"]["peak_rss_mb"] = peak_rss_mb(stack.pid("redis-mode"))
+    print("3/6 /me, remote mode ...", flush=True)
+    results["/me remote mode"] = wrk(me("remote-mode"), "me.lua", tokens_file)
+    results["/me remote mode"]["peak_rss_mb"] = peak_rss_mb(stack.pid("remote-mode"))
+    print("4/6 bcrypt verifies (the hashing limit) and /login ...", flush=True)
+    results[f"bcrypt cost {COST} (limit)"] = bcrypt_limit()
+    results["/login"] = wrk(f"http://127.0.0.1:{auth_port}/login", "login.lua", users_file)
+    results["/login"]["peak_rss_mb"] = peak_rss_mb(stack.pid("auth"))
+    print("5/6 /me during a login storm ...", flush=True)
+    storm = subprocess.Popen(["wrk", "-t1", "-c20", f"-d{SECONDS + 2}s", "-s",
+                              os.path.join(ROOT, "bench", "login.lua"),
+                              f"http://127.0.0.1:{auth_port}/login", "--", users_file],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    results["/me during login storm"] = wrk(me("redis-mode"), "me.lua", tokens_file)
+    storm.wait()
+    print("6/6 /me with the validation cache, and the revocation delay ...", flush=True)
+    results["/me cached"] = wrk(me("cached"), "me.lua", tokens_file)
+    results["/me cached"]["peak_rss_mb"] = peak_rss_mb(stack.pid("cached"))
+    revocation = revocation_delays(auth_port, ports["cached"], users, 200)
+
+    get = results["redis GET (limit)"]["rps"]
+    hashing = results[f"bcrypt cost {COST} (limit)"]["per_second"]
+    checks = [
+        ("/me redis mode", "rps", results["/me redis mode"]["rps"] / get, ">= 0.7 x GET", lambda r: r >= 0.7),
+        ("/me redis mode", "p99", results["/me redis mode"]["p99_ms"], "<= 5 ms", lambda v: v <= 5),
+        ("/me redis mode", "errors", results["/me redis mode"]["errors"], "== 0", lambda v: v == 0),
+        ("/me redis mode", "RSS", results["/me redis mode"]["peak_rss_mb"], "<= 50 MB", lambda v: v <= 50),
+        ("/login", "rps", results["/login"]["rps"] / hashing, ">= 0.8 x bcrypt", lambda r: r >= 0.8),
+        ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],
+         "<= 2 x unloaded p99", lambda r: r <= 2),
+        ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
+        ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
+    ]
+
+    print()
+    print(f"{'measurement':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'peak RSS':>10}{'ratio':>16}")
+    for name, r in results.items():
+        rps = r.get("rps", r.get("per_second"))
+        if "GET" in name:
+            ratio = "limit"
+        elif "bcrypt" in name:
+            ratio = "limit"
+        elif name == "/login":
+            ratio = f"{rps / hashing:.2f} x bcrypt"
+        else:
+            ratio = f"{rps / get:.2f} x GET"
+        p50 = f"{r['p50_ms']:.2f}" if r.get("p50_ms") is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r.get("p99_ms") is not None else "-"
+        rss = f"{r['peak_rss_mb']:.1f} MB" if r.get("peak_rss_mb") else "-"
+        print(f"{name:<26}{rps:>10.0f}{p50:>9}{p99:>9}{r.get('errors', 0):>8}{rss:>10}{ratio:>16}")
+    print(f"{'revocation delay':<26}{'':>10}{revocation['p50_ms']:>9.2f}{revocation['p99_ms']:>9.2f}"
+          f"{'':>8}{'':>10}{'max ' + format(revocation['max_ms'], '.2f') + ' ms':>16}")
+    print()
+    print("targets:")
+    met_all = True
+    for name, what, value, target, ok in checks:
+        met = ok(value)
+        met_all &= met
+        print(f"  {'met    ' if met else 'NOT met'}  {name} {what}: {value:.2f} (target {target})")
+
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime()))
+    with open(out, "w") as f:
+        json.dump({"seconds": SECONDS, "connections": CONNECTIONS, "sessions": SESSIONS, "cpus": os.cpu_count(),
+                   "results": results, "revocation_delay": revocation,
+                   "targets": [{"measurement": n, "what": w, "value": v, "target": t, "met": ok(v)}
+                               for n, w, v, t, ok in checks]}, f, indent=2)
+    print(f"\nwritten to {os.path.relpath(out, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
