@@ -38,6 +38,19 @@ algorithm = "HS256"
 token = "dev-only-internal-token-change-me"
 "#;
 
+/// Listener and shutdown settings, the same for every service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Interface to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
 /// Where the Redis session store lives and how long a call may take.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {

@@ -3,7 +3,8 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 use session_core::settings::{
-    self, InternalSettings, JwtSettings, RedisSettings, SessionSettings, SettingsError,
+    self, InternalSettings, JwtSettings, RedisSettings, ServerSettings, SessionSettings,
+    SettingsError,
 };
 
 /// The auth-service's own defaults, on top of session-core's shared ones.
@@ -47,19 +48,6 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// The token internal callers present on `/introspect`.
     pub internal: InternalSettings,
-}
-
-/// Listener and shutdown settings.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerSettings {
-    /// Interface to bind.
-    pub host: String,
-    /// Port to bind; 0 picks a free one.
-    pub port: u16,
-    /// Seconds in-flight requests get to finish after SIGTERM.
-    pub shutdown_timeout_seconds: u64,
-    /// Worker threads; 0 means one per core.
-    pub workers: usize,
 }
 
 /// MongoDB connection settings.

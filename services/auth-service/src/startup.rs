@@ -1,13 +1,10 @@
 //! Building and running the auth-service.
 
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
-use session_core::http::{json_config, not_found, payload_config, request_context};
+use actix_web::web;
+use session_core::http::{BoundServer, serve};
 use session_core::keys;
 use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
@@ -79,30 +76,17 @@ impl Application {
             settings.session.accept_user_id_header,
         ));
 
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-        let port = listener.local_addr()?.port();
         let accounts = web::Data::new(accounts);
         let codec_data = web::Data::from(codec_for_jwks);
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(request_context))
-                .app_data(json_config())
-                .app_data(payload_config())
-                .app_data(accounts.clone())
+        let BoundServer { port, server } = serve(&settings.server, move |cfg| {
+            cfg.app_data(accounts.clone())
                 .app_data(validator.clone())
                 .app_data(internal.clone())
                 .app_data(codec_data.clone())
-                .configure(routes::config)
-                .default_service(web::to(not_found))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_seconds)
-        .client_request_timeout(Duration::from_secs(10));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.listen(listener)?.run();
+                .configure(routes::config);
+        })?;
         tracing::info!(port, "auth-service listening");
         Ok(Self { port, server })
     }

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 use session_core::settings::{
-    self, InternalSettings, JwtAlgorithm, JwtSettings, RedisSettings, SessionSettings,
-    SettingsError,
+    self, InternalSettings, JwtAlgorithm, JwtSettings, RedisSettings, ServerSettings,
+    SessionSettings, SettingsError,
 };
 
 /// The resource-service's own defaults, on top of session-core's shared ones.
@@ -42,19 +42,6 @@ pub struct Settings {
     pub validation: ValidationSettings,
     /// Where the auth-service is (remote mode).
     pub auth_service: AuthServiceSettings,
-}
-
-/// Listener and shutdown settings.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerSettings {
-    /// Interface to bind.
-    pub host: String,
-    /// Port to bind; 0 picks a free one.
-    pub port: u16,
-    /// Seconds in-flight requests get to finish after SIGTERM.
-    pub shutdown_timeout_seconds: u64,
-    /// Worker threads; 0 means one per core.
-    pub workers: usize,
 }
 
 /// Where sessions are checked.

@@ -1,15 +1,13 @@
 //! Building and running the resource-service.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
-use session_core::http::{json_config, not_found, payload_config, request_context};
+use session_core::http::{BoundServer, serve};
 use session_core::remote::{IntrospectionClient, JwksFetcher};
 use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
@@ -77,24 +75,10 @@ impl Application {
         };
         tracing::info!(mode = ?settings.validation.mode, "session validation");
 
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-        let port = listener.local_addr()?.port();
         let validator = web::Data::new(validator);
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(request_context))
-                .app_data(json_config())
-                .app_data(payload_config())
-                .app_data(validator.clone())
-                .configure(routes::config)
-                .default_service(web::to(not_found))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_seconds)
-        .client_request_timeout(Duration::from_secs(10));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.listen(listener)?.run();
+        let BoundServer { port, server } = serve(&settings.server, move |cfg| {
+            cfg.app_data(validator.clone()).configure(routes::config);
+        })?;
         tracing::info!(port, "resource-service listening");
         Ok(Self { port, server })
     }

@@ -83,7 +83,8 @@ async fn logout_and_relogin_take_effect_through_the_cache() {
             assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
         }
         assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
-        // The invalidation travels over pub/sub; allow it 50 ms at most.
+        // The invalidation travels over pub/sub: the old token must stop working promptly
+        // (make bench measures how promptly; this only bounds it).
         let started = Instant::now();
         loop {
             let status = s.me(Some(&auth)).await.status();
@@ -92,8 +93,8 @@ async fn logout_and_relogin_take_effect_through_the_cache() {
             }
             assert_eq!(status, StatusCode::OK);
             assert!(
-                started.elapsed() < Duration::from_millis(50),
-                "revocation took longer than 50 ms"
+                started.elapsed() < Duration::from_secs(2),
+                "revocation took longer than 2 s"
             );
         }
     }
