@@ -200,9 +200,15 @@ impl Accounts {
         // An address that is no email can belong to no user; it still pays a verify below.
         let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         let attempt = self.throttle.begin(&email, client_ip).await?;
-        let user = self.users.find_by_email(&email).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = self.passwords.verify(password.clone(), hash).await?;
+        let checked = self.check_password(&email, password.clone()).await;
+        let (user, verified) = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                // Nothing was decided: the attempt counts for neither the email nor the IP.
+                self.throttle.abandon(attempt).await;
+                return Err(err);
+            }
+        };
         let Some(user) = user.filter(|_| verified) else {
             tracing::info!("login refused");
             self.throttle.failed(attempt).await?;
@@ -216,6 +222,19 @@ impl Accounts {
         let outcome = self.open_session(&user_id, &user.email).await?;
         tracing::info!(user_id = %user_id, reused = outcome.reused, "login");
         Ok(outcome)
+    }
+
+    /// The user with this email, if any, and whether the password is theirs (an
+    /// unknown email still pays one verify against the dummy hash).
+    async fn check_password(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<(Option<User>, bool), AccountError> {
+        let user = self.users.find_by_email(email).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = self.passwords.verify(password, hash).await?;
+        Ok((user, verified))
     }
 
     async fn rehash(&self, user: &User, password: String) {

@@ -126,6 +126,13 @@ impl Throttle {
             .await;
     }
 
+    /// The check could not be made (a dependency failed): the IP's attempt is returned.
+    pub async fn abandon(&self, attempt: Attempt) {
+        if let Some(ip_key) = attempt.ip_key {
+            self.release(&ip_key).await;
+        }
+    }
+
     /// The login succeeded: the email's count is cleared, the IP's attempt returned.
     pub async fn succeeded(&self, attempt: Attempt) {
         let key = attempt.email_key;
