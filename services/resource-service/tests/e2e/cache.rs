@@ -35,12 +35,7 @@ async fn the_cache_serves_without_redis_and_drops_when_the_channel_is_lost() {
     let redis = OwnRedis::start(&[]).await;
     let s = stack(cached(&redis)).await;
     wait_for_cache(&s).await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (_, auth) = s.session().await;
     assert_eq!(
         s.me(Some(&auth)).await.status(),
         StatusCode::OK,
@@ -105,12 +100,7 @@ async fn a_killed_subscription_never_leaves_a_stale_session() {
     let redis = OwnRedis::start(&[]).await;
     let s = stack(cached(&redis)).await;
     wait_for_cache(&s).await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (_, auth) = s.session().await;
     assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
     let mut admin = redis.connection().await;
     // Cut the subscription, then log out while it is down: no message reaches the cache.

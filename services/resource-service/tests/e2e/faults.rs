@@ -27,12 +27,7 @@ async fn redis_stops_then_restarts_with_aof_and_every_session_survives() {
         ..Options::default()
     })
     .await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (email, auth) = s.session().await;
     assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
 
     redis.stop();
@@ -102,12 +97,7 @@ async fn a_paused_redis_times_out_into_503_and_the_pool_recovers() {
         ..Options::default()
     })
     .await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (_, auth) = s.session().await;
     assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
 
     let mut admin = redis.connection().await;
@@ -166,12 +156,7 @@ async fn mongodb_stops_logins_503_sessions_unaffected_then_login_recovers() {
         ..Options::default()
     })
     .await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (email, auth) = s.session().await;
 
     mongo.stop();
     let started = Instant::now();

@@ -297,6 +297,17 @@ impl Stack {
         res.json().await.unwrap()
     }
 
+    /// Signs up a fresh user and logs in: (email, "Bearer <token>").
+    pub async fn session(&self) -> (String, String) {
+        let email = unique_email();
+        self.sign_up(&email).await;
+        let token = self.log_in(&email).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (email, format!("Bearer {token}"))
+    }
+
     pub async fn me(&self, auth: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.resource.url("/me"));
         if let Some(auth) = auth {

@@ -62,12 +62,7 @@ async fn remote_mode_is_503_while_the_auth_service_is_down_and_recovers() {
         ..Options::default()
     })
     .await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (_, auth) = s.session().await;
     assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
 
     s.auth.stop();
@@ -153,12 +148,7 @@ async fn the_request_id_reaches_the_auth_service_log() {
         ..Options::default()
     })
     .await;
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let auth = format!(
-        "Bearer {}",
-        s.log_in(&email).await["token"].as_str().unwrap()
-    );
+    let (_, auth) = s.session().await;
     let request_id = format!("trace-{}", uuid::Uuid::new_v4().simple());
     let res = s
         .client
