@@ -111,10 +111,7 @@ impl ValidationCache {
     /// Stops serving and forgets everything (the channel is lost, or Redis failed).
     pub fn drop_all(&self) {
         self.live.store(false, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
-        }
+        self.forget_all();
     }
 
     fn go_live(&self) {

@@ -10,6 +10,18 @@ use crate::http::REQUEST_ID;
 use crate::introspection::{IntrospectRequest, IntrospectResponse};
 use crate::session::Session;
 
+/// A pooled HTTP client whose every call, connecting included, is bounded by `timeout`.
+fn http_client(timeout: Duration) -> Result<reqwest::Client, crate::settings::SettingsError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|_| {
+            crate::settings::SettingsError::Invalid("the HTTP client could not be built".into())
+        })
+}
+
 /// One pooled HTTP client that asks the auth-service about sessions.
 #[derive(Clone)]
 pub struct IntrospectionClient {
@@ -36,14 +48,7 @@ impl IntrospectionClient {
         timeout: Duration,
         accept_user_id: bool,
     ) -> Result<Self, crate::settings::SettingsError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|_| {
-                crate::settings::SettingsError::Invalid("the HTTP client could not be built".into())
-            })?;
+        let client = http_client(timeout)?;
         Ok(Self {
             client,
             url: format!("{}/introspect", base_url.trim_end_matches('/')),
@@ -165,13 +170,7 @@ impl JwksFetcher {
         timeout: Duration,
         min_interval: Duration,
     ) -> Result<Self, crate::settings::SettingsError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|_| {
-                crate::settings::SettingsError::Invalid("the HTTP client could not be built".into())
-            })?;
+        let client = http_client(timeout)?;
         Ok(Self {
             client,
             url: url.to_owned(),

@@ -100,11 +100,6 @@ impl LocalValidator {
         &self.store
     }
 
-    /// The codec this validator verifies with.
-    pub fn codec(&self) -> &TokenCodec {
-        &self.codec
-    }
-
     /// Validates a credential.
     ///
     /// A bearer token is verified first (so an expired or forged token never reaches

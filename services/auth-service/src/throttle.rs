@@ -43,6 +43,8 @@ pub struct Throttle {
     store: SessionStore,
     prefix: String,
     settings: LoginSettings,
+    peek: redis::Script,
+    reserve: redis::Script,
 }
 
 /// A reserved attempt; tell the throttle how it ended.
@@ -59,11 +61,13 @@ impl Throttle {
             store,
             prefix: format!("{key_prefix}throttle:"),
             settings,
+            peek: redis::Script::new(PEEK),
+            reserve: redis::Script::new(RESERVE),
         }
     }
 
     async fn reserve(&self, key: &str, window: u64) -> Result<(u64, u64), ThrottleError> {
-        let script = redis::Script::new(RESERVE);
+        let script = &self.reserve;
         let (n, ttl): (u64, u64) = self
             .store
             .with_connection("throttle", |mut conn| async move {
@@ -97,7 +101,7 @@ impl Throttle {
     }
 
     async fn peek(&self, key: &str) -> Result<(u64, i64), ThrottleError> {
-        let script = redis::Script::new(PEEK);
+        let script = &self.peek;
         self.store
             .with_connection("throttle", |mut conn| async move {
                 script.key(key).invoke_async(&mut conn).await

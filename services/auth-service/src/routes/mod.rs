@@ -19,6 +19,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(resource("/session").route(web::get().to(account::session)))
         .service(resource("/introspect").route(web::post().to(introspect::introspect)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
-        .service(resource("/health/live").route(web::get().to(health::live)))
+        .service(resource("/health/live").route(web::get().to(session_core::http::live)))
         .service(resource("/health/ready").route(web::get().to(health::ready)));
 }
