@@ -181,7 +181,7 @@ mod tests {
                 Ok(Credential::Bearer(t)) => proptest::prop_assert!(!t.is_empty()),
                 Ok(Credential::UserId(u)) => proptest::prop_assert!(seed && is_user_id(&u)),
                 Err(e) => proptest::prop_assert!(matches!(
-                    e.code(),
+                    e.code().as_str(),
                     "missing_user_id" | "invalid_token"
                 )),
             }
@@ -192,7 +192,7 @@ mod tests {
             let header = format!("Bearer {s}");
             let out = parse(Some(header.as_bytes()), seed);
             proptest::prop_assert!(out.is_ok() || matches!(
-                out.as_ref().map_err(|e| e.code()),
+                out.as_ref().map_err(|e| e.code().as_str()),
                 Err("missing_user_id" | "invalid_token")
             ));
         }

@@ -1,4 +1,6 @@
-//! The contract's error codes and the errors of session validation.
+//! The contract's error codes and the error types of the domain: session validation
+//! ([`AuthError`]), the session store ([`StoreError`]) and the JWT codec ([`TokenError`]),
+//! with the conversions between them.
 
 use actix_web::http::StatusCode;
 
@@ -158,7 +160,7 @@ pub enum AuthError {
 
 impl AuthError {
     /// The contract's code for this error.
-    pub fn error_code(self) -> ErrorCode {
+    pub fn code(self) -> ErrorCode {
         match self {
             Self::MissingAuthorization => ErrorCode::MissingAuthorization,
             Self::MissingUserId => ErrorCode::MissingUserId,
@@ -169,9 +171,46 @@ impl AuthError {
             Self::Unavailable => ErrorCode::ServiceUnavailable,
         }
     }
+}
 
-    /// The contract's code as a string.
-    pub fn code(self) -> &'static str {
-        self.error_code().as_str()
+/// A session store call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Redis refused, failed or did not answer within the timeout.
+    #[error("the session store did not answer in time")]
+    Unavailable,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The signature and claims are right but `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// Malformed, wrongly signed, wrong algorithm, issuer, audience or key.
+    #[error("token invalid")]
+    Invalid,
+    /// Signed with a key id this codec does not know (yet): worth one key refresh.
+    #[error("token signed with an unknown key")]
+    UnknownKey,
+    /// This codec holds no signing key, or signing failed.
+    #[error("token could not be signed")]
+    Signing,
+}
+
+impl From<StoreError> for AuthError {
+    fn from(_: StoreError) -> Self {
+        AuthError::Unavailable
+    }
+}
+
+impl From<TokenError> for AuthError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::Expired => AuthError::SessionExpired,
+            TokenError::Invalid | TokenError::UnknownKey | TokenError::Signing => {
+                AuthError::InvalidToken
+            }
+        }
     }
 }

@@ -56,24 +56,25 @@ pub fn pem_text(value: &str, what: &str) -> Result<String, SettingsError> {
     if value.trim_start().starts_with("-----BEGIN") {
         return Ok(value.to_owned());
     }
-    std::fs::read_to_string(value.trim()).map_err(|_| {
-        SettingsError::Invalid(format!("{what}: neither PEM text nor a readable file"))
+    std::fs::read_to_string(value.trim()).map_err(|_| SettingsError::Malformed {
+        key: what.to_owned(),
+        expected: "PEM text or a readable file",
     })
 }
 
 /// Parses an Ed25519 private key (PKCS#8 PEM).
 pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, SettingsError> {
-    SigningKey::from_pkcs8_pem(pem).map_err(|_| {
-        SettingsError::Invalid("jwt.signing_key is not an Ed25519 private key (PKCS#8 PEM)".into())
+    SigningKey::from_pkcs8_pem(pem).map_err(|_| SettingsError::Malformed {
+        key: "jwt.signing_key".into(),
+        expected: "an Ed25519 private key (PKCS#8 PEM)",
     })
 }
 
 /// Parses an Ed25519 public key (SPKI PEM).
 pub fn verifying_key_from_pem(pem: &str, kid: &str) -> Result<VerifyingKey, SettingsError> {
-    VerifyingKey::from_public_key_pem(pem).map_err(|_| {
-        SettingsError::Invalid(format!(
-            "jwt.verification_keys.{kid} is not an Ed25519 public key (PEM)"
-        ))
+    VerifyingKey::from_public_key_pem(pem).map_err(|_| SettingsError::Malformed {
+        key: format!("jwt.verification_keys.{kid}"),
+        expected: "an Ed25519 public key (PEM)",
     })
 }
 
@@ -81,18 +82,23 @@ pub fn verifying_key_from_pem(pem: &str, kid: &str) -> Result<VerifyingKey, Sett
 pub fn public_pem(key: &SigningKey) -> Result<String, SettingsError> {
     key.verifying_key()
         .to_public_key_pem(LineEnding::LF)
-        .map_err(|_| SettingsError::Invalid("public key could not be encoded".into()))
+        .map_err(|_| SettingsError::Startup {
+            what: "the public key's PEM",
+        })
 }
 
 /// A fresh Ed25519 private key as PKCS#8 PEM, from the operating system's randomness.
 pub fn generate_signing_key_pem() -> Result<SecretString, SettingsError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)
-        .map_err(|_| SettingsError::Invalid("no randomness to make a signing key".into()))?;
+    getrandom::fill(&mut seed).map_err(|_| SettingsError::Startup {
+        what: "a signing key (no randomness)",
+    })?;
     let key = SigningKey::from_bytes(&seed);
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|_| SettingsError::Invalid("signing key could not be encoded".into()))?;
+        .map_err(|_| SettingsError::Startup {
+            what: "the signing key's PEM",
+        })?;
     Ok(SecretString::from(pem.to_string()))
 }
 

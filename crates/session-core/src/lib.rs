@@ -5,29 +5,41 @@
 //! this crate, either straight against Redis or by asking the auth-service.
 //!
 //! # Layout
+//! Modules are in three floors; each imports only from its own floor or below.
+//!
+//! Ground floor (plain types, the wire):
+//! - [`error`]: the contract's error codes; the domain's error types and conversions.
 //! - [`settings`]: the contract's configuration keys and the layered loader.
-//! - [`token`]: the JWT codec (issue, verify with a pinned algorithm).
-//! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
+//! - [`session`]: a validated [`Session`] and how its times are written.
+//! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
+//! - [`introspection`]: what both services put on the wire: `X-Request-Id` and the
+//!   `/introspect` bodies, with their conversions.
+//!
+//! Domain:
 //! - [`keys`]: Ed25519 keys from PEM, development key generation, JWK Sets.
-//! - [`credential`]: parsing the `Authorization` header.
+//! - [`token`]: the JWT codec (issue, verify with a pinned algorithm) and key refresh.
+//! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
 //! - [`cache`]: the in-process validation cache and its Redis pub/sub invalidation.
 //! - [`validate`]: credential in, [`Session`] or the contract's error out.
-//! - [`error`]: the contract's error codes.
+//!
+//! Adapters:
+//! - `client` (feature `http-client`): the auth-service's HTTP clients (introspection,
+//!   JWKS).
+//! - [`http`]: actix-web: the extractor, error bodies, request ids, body limits, server.
 //! - [`telemetry`]: the services' log set-up.
-//! - [`http`]: the actix-web extractor, error bodies, request ids, body limits.
 //! - [`probe`]: the `healthcheck` subcommand's liveness probe.
-//! - [`introspection`]: the wire types of `/introspect`.
-//! - `remote` (feature `remote`): validation through the auth-service's `/introspect`.
+
+#![warn(missing_docs)]
 
 pub mod cache;
+#[cfg(feature = "http-client")]
+pub mod client;
 pub mod credential;
 pub mod error;
 pub mod http;
 pub mod introspection;
 pub mod keys;
 pub mod probe;
-#[cfg(feature = "remote")]
-pub mod remote;
 pub mod session;
 pub mod settings;
 pub mod store;
@@ -36,8 +48,9 @@ pub mod token;
 pub mod validate;
 
 pub use credential::Credential;
-pub use error::{AuthError, ErrorCode};
+pub use error::{AuthError, ErrorCode, StoreError, TokenError};
+pub use http::SessionValidator;
 pub use session::Session;
-pub use store::{SessionStore, StoreError, StoredSession};
-pub use token::{Claims, TokenCodec, TokenError};
-pub use validate::{LocalValidator, SessionValidator};
+pub use store::{SessionStore, StoredSession};
+pub use token::{Claims, TokenCodec};
+pub use validate::LocalValidator;

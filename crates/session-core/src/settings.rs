@@ -125,21 +125,119 @@ pub struct InternalSettings {
     pub token: SecretString,
 }
 
-/// Errors found while loading or checking settings.
+/// Why the settings cannot be used; each kind names the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// The layered configuration could not be read or did not fit the settings types.
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
-    /// A value is present but unusable.
-    #[error("configuration: {0}")]
-    Invalid(String),
+    /// A key that no service of the product reads: most likely a typo.
+    #[error("configuration: unknown key `{key}`{hint}", hint = nearest.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// The key as given, dotted (`session.ttl_second`).
+        key: String,
+        /// The known key closest to it, when one is close.
+        nearest: Option<&'static str>,
+    },
+    /// A value outside what the key allows.
+    #[error("configuration: {key} must be {allowed}")]
+    OutOfRange {
+        /// The key.
+        key: &'static str,
+        /// The allowed values, in words.
+        allowed: &'static str,
+    },
+    /// A secret shorter than the key's minimum.
+    #[error("configuration: {key} must be at least {min_bytes} bytes")]
+    TooShort {
+        /// The key.
+        key: &'static str,
+        /// The minimum length.
+        min_bytes: usize,
+    },
+    /// A built-in development or placeholder value where production is declared.
+    #[error(
+        "configuration: APP_ENV=production refuses the built-in development or placeholder {key}"
+    )]
+    DevelopmentValue {
+        /// The key.
+        key: &'static str,
+    },
+    /// A value that cannot be read as what the key needs.
+    #[error("configuration: {key} is not {expected}")]
+    Malformed {
+        /// The key (with a map entry's name where it has one).
+        key: String,
+        /// What it should be, in words.
+        expected: &'static str,
+    },
+    /// A key that another setting requires is not set.
+    #[error("configuration: {needed_by} needs {key}")]
+    Missing {
+        /// The key that is missing.
+        key: &'static str,
+        /// The setting that needs it.
+        needed_by: &'static str,
+    },
+    /// Two settings that cannot go together.
+    #[error("configuration: {key} cannot be used with {other}")]
+    Conflict {
+        /// The key refused.
+        key: &'static str,
+        /// The setting it conflicts with.
+        other: &'static str,
+    },
+    /// Something the settings describe could not be built at start.
+    #[error("start-up: {what} could not be built")]
+    Startup {
+        /// What failed.
+        what: &'static str,
+    },
 }
 
-/// Reads `T` from the service's built-in defaults, the optional `APP_CONFIG_FILE`
-/// and `APP__SECTION__KEY` environment variables, in that order.
-pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T, SettingsError> {
-    let mut builder = config::Config::builder()
+/// Every configuration key a service of the product reads, dotted. A key under `APP__`
+/// or in the configuration file that is not here (or under a map key below) stops the
+/// service at start, so a typo is never silently ignored.
+pub const KNOWN_KEYS: &[&str] = &[
+    "server.host",
+    "server.port",
+    "server.shutdown_timeout_seconds",
+    "server.workers",
+    "redis.url",
+    "redis.timeout_ms",
+    "redis.pool_size",
+    "mongodb.uri",
+    "mongodb.database",
+    "mongodb.timeout_ms",
+    "session.ttl_seconds",
+    "session.key_prefix",
+    "session.accept_user_id_header",
+    "jwt.secret",
+    "jwt.issuer",
+    "jwt.audience",
+    "jwt.algorithm",
+    "jwt.signing_key",
+    "jwt.signing_key_id",
+    "jwt.verification_keys",
+    "jwt.jwks_url",
+    "login.max_failures_per_email",
+    "login.failure_window_seconds",
+    "login.max_failures_per_ip_per_minute",
+    "password.bcrypt_cost",
+    "internal.token",
+    "validation.mode",
+    "validation.timeout_ms",
+    "validation.cache",
+    "validation.cache_max_entries",
+    "validation.cache_heartbeat_ms",
+    "auth_service.url",
+];
+
+/// Keys whose value is a map of names the operator chooses (`jwt.verification_keys.<kid>`).
+const MAP_KEYS: &[&str] = &["jwt.verification_keys"];
+
+fn with_defaults(service_defaults: &str) -> config::ConfigBuilder<config::builder::DefaultState> {
+    config::Config::builder()
         .add_source(config::File::from_str(
             SHARED_DEFAULTS,
             config::FileFormat::Toml,
@@ -147,7 +245,14 @@ pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T,
         .add_source(config::File::from_str(
             service_defaults,
             config::FileFormat::Toml,
-        ));
+        ))
+}
+
+/// Reads `T` from the service's built-in defaults, the optional `APP_CONFIG_FILE`
+/// and `APP__SECTION__KEY` environment variables, in that order. A key that no
+/// service knows is refused, naming it and the nearest known key.
+pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T, SettingsError> {
+    let mut builder = with_defaults(service_defaults);
     if let Ok(path) = std::env::var("APP_CONFIG_FILE") {
         builder = builder.add_source(config::File::with_name(&path).required(true));
     }
@@ -158,7 +263,61 @@ pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T,
                 .separator("__"),
         )
         .build()?;
+    check_keys(loaded.clone().try_deserialize()?)?;
     Ok(loaded.try_deserialize()?)
+}
+
+/// Reads `T` from the built-in defaults alone, ignoring any file or environment: the
+/// one starting point for tests and tools that override a few fields.
+pub fn defaults<T: serde::de::DeserializeOwned>(
+    service_defaults: &str,
+) -> Result<T, SettingsError> {
+    Ok(with_defaults(service_defaults).build()?.try_deserialize()?)
+}
+
+/// Checks that every key of the built-in defaults plus `service_defaults` is known.
+pub fn check_known_keys(service_defaults: &str) -> Result<(), SettingsError> {
+    check_keys(with_defaults(service_defaults).build()?.try_deserialize()?)
+}
+
+/// Refuses the first key (in sorted order) that is neither known nor inside a map key.
+fn check_keys(table: config::Map<String, config::Value>) -> Result<(), SettingsError> {
+    let mut keys = Vec::new();
+    flatten("", table, &mut keys);
+    keys.sort();
+    match keys.into_iter().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(SettingsError::UnknownKey {
+            nearest: nearest_key(&key),
+            key,
+        }),
+    }
+}
+
+fn flatten(prefix: &str, table: config::Map<String, config::Value>, out: &mut Vec<String>) {
+    for (name, value) in table {
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value.kind {
+            config::ValueKind::Table(inner) if !MAP_KEYS.contains(&path.as_str()) => {
+                flatten(&path, inner, out)
+            }
+            _ => out.push(path),
+        }
+    }
+}
+
+/// The known key closest to `key` by edit distance, when it is close enough to be a typo.
+fn nearest_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|known| (strsim::levenshtein(key, known), *known))
+        .min()
+        .filter(|(distance, _)| *distance <= key.len().max(6) / 3)
+        .map(|(_, known)| known)
 }
 
 /// True when `APP_ENV` says this is a production deployment.
@@ -174,15 +333,13 @@ impl JwtSettings {
         if self.algorithm == JwtAlgorithm::HS256 {
             let secret = self.secret.expose_secret();
             if secret.len() < 32 {
-                return Err(SettingsError::Invalid(
-                    "jwt.secret must be at least 32 bytes".into(),
-                ));
+                return Err(SettingsError::TooShort {
+                    key: "jwt.secret",
+                    min_bytes: 32,
+                });
             }
             if production && (secret == DEV_JWT_SECRET || secret.contains(PLACEHOLDER_MARK)) {
-                return Err(SettingsError::Invalid(
-                    "APP_ENV=production refuses the built-in development or placeholder jwt.secret"
-                        .into(),
-                ));
+                return Err(SettingsError::DevelopmentValue { key: "jwt.secret" });
             }
         }
         Ok(())
@@ -194,15 +351,15 @@ impl InternalSettings {
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         let token = self.token.expose_secret();
         if token.len() < 16 {
-            return Err(SettingsError::Invalid(
-                "internal.token must be at least 16 bytes".into(),
-            ));
+            return Err(SettingsError::TooShort {
+                key: "internal.token",
+                min_bytes: 16,
+            });
         }
         if production && (token == DEV_INTERNAL_TOKEN || token.contains(PLACEHOLDER_MARK)) {
-            return Err(SettingsError::Invalid(
-                "APP_ENV=production refuses the built-in development or placeholder internal.token"
-                    .into(),
-            ));
+            return Err(SettingsError::DevelopmentValue {
+                key: "internal.token",
+            });
         }
         Ok(())
     }
@@ -212,14 +369,16 @@ impl SessionSettings {
     /// Refuses a zero lifetime or an empty key prefix.
     pub fn check(&self) -> Result<(), SettingsError> {
         if self.ttl_seconds == 0 {
-            return Err(SettingsError::Invalid(
-                "session.ttl_seconds must be positive".into(),
-            ));
+            return Err(SettingsError::OutOfRange {
+                key: "session.ttl_seconds",
+                allowed: "positive",
+            });
         }
         if self.key_prefix.is_empty() {
-            return Err(SettingsError::Invalid(
-                "session.key_prefix must not be empty".into(),
-            ));
+            return Err(SettingsError::OutOfRange {
+                key: "session.key_prefix",
+                allowed: "a non-empty string",
+            });
         }
         Ok(())
     }
@@ -229,17 +388,58 @@ impl SessionSettings {
 mod tests {
     use super::*;
 
+    #[derive(Deserialize)]
+    struct Shared {
+        redis: RedisSettings,
+        session: SessionSettings,
+        jwt: JwtSettings,
+    }
+
     fn jwt(secret: &str) -> JwtSettings {
+        let shared: Shared = defaults("").expect("defaults load");
         JwtSettings {
             secret: SecretString::from(secret.to_owned()),
-            issuer: "session-store".into(),
-            audience: "session-store".into(),
-            algorithm: JwtAlgorithm::HS256,
-            signing_key: None,
-            signing_key_id: None,
-            verification_keys: BTreeMap::new(),
-            jwks_url: None,
+            ..shared.jwt
         }
+    }
+
+    fn keys_of(toml: &str) -> Result<(), SettingsError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?;
+        check_keys(built.try_deserialize()?)
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_the_nearest_known_one() {
+        match keys_of("[session]\nttl_second = 60\n") {
+            Err(SettingsError::UnknownKey { key, nearest }) => {
+                assert_eq!(key, "session.ttl_second");
+                assert_eq!(nearest, Some("session.ttl_seconds"));
+            }
+            other => panic!("expected an unknown key, got {other:?}"),
+        }
+        let err = keys_of("[sesion]\nkey_prefix = \"x\"\n").expect_err("typo in a section");
+        assert!(
+            err.to_string().contains("`sesion.key_prefix`")
+                && err.to_string().contains("`session.key_prefix`"),
+            "{err}"
+        );
+        match keys_of("[frobnicate]\nwidgets = 3\n") {
+            Err(SettingsError::UnknownKey { nearest: None, .. }) => {}
+            other => panic!("nothing is near: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_known_key_and_map_entries_pass() {
+        assert!(
+            keys_of(
+                "[jwt.verification_keys]\nkey-2025 = \"pem\"\n[mongodb]\nuri = \"x\"\n[validation]\nmode = \"redis\"\n"
+            )
+            .is_ok()
+        );
+        assert!(keys_of(SHARED_DEFAULTS).is_ok());
     }
 
     #[test]
@@ -271,13 +471,7 @@ mod tests {
 
     #[test]
     fn shared_defaults_match_the_contract() {
-        #[derive(Deserialize)]
-        struct Shared {
-            redis: RedisSettings,
-            session: SessionSettings,
-            jwt: JwtSettings,
-        }
-        let s: Shared = load("").expect("defaults load with nothing set");
+        let s: Shared = defaults("").expect("defaults load");
         assert_eq!(s.redis.url.expose_secret(), "redis://127.0.0.1:6379");
         assert_eq!(s.redis.timeout_ms, 1000);
         assert_eq!(s.session.ttl_seconds, 43200);

@@ -51,13 +51,7 @@ end
 return 0
 ";
 
-/// A store call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// Redis refused, failed or did not answer within the timeout.
-    #[error("the session store did not answer in time")]
-    Unavailable,
-}
+pub use crate::error::StoreError;
 
 /// The result of [`SessionStore::create_or_reuse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +99,13 @@ impl SessionStore {
         let connection = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let manager = Manager::new_with_config(redis.url.expose_secret(), connection)
-            .map_err(|_| SettingsError::Invalid("redis.url is not a valid Redis URL".into()))?;
+        let manager =
+            Manager::new_with_config(redis.url.expose_secret(), connection).map_err(|_| {
+                SettingsError::Malformed {
+                    key: "redis.url".into(),
+                    expected: "a Redis URL",
+                }
+            })?;
         let pool = Pool::builder(manager)
             .max_size(redis.pool_size.max(1))
             .wait_timeout(Some(timeout))
@@ -114,17 +113,27 @@ impl SessionStore {
             .recycle_timeout(Some(timeout))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|_| SettingsError::Invalid("the Redis pool could not be built".into()))?;
-        let client = redis::Client::open(redis.url.expose_secret())
-            .map_err(|_| SettingsError::Invalid("redis.url is not a valid Redis URL".into()))?;
+            .map_err(|_| SettingsError::Startup {
+                what: "the Redis pool",
+            })?;
+        let client = redis::Client::open(redis.url.expose_secret()).map_err(|_| {
+            SettingsError::Malformed {
+                key: "redis.url".into(),
+                expected: "a Redis URL",
+            }
+        })?;
         let reader_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(usize::MAX);
-        let reader = ConnectionManager::new_lazy_with_config(client, reader_config)
-            .map_err(|_| SettingsError::Invalid("the Redis reader could not be built".into()))?;
+        let reader =
+            ConnectionManager::new_lazy_with_config(client, reader_config).map_err(|_| {
+                SettingsError::Startup {
+                    what: "the Redis reader",
+                }
+            })?;
         Ok(Self {
             pool,
             reader,

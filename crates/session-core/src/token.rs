@@ -30,21 +30,13 @@ pub struct Claims {
     pub aud: String,
 }
 
-/// Why a token was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// The signature and claims are right but `exp` has passed.
-    #[error("token expired")]
-    Expired,
-    /// Malformed, wrongly signed, wrong algorithm, issuer, audience or key.
-    #[error("token invalid")]
-    Invalid,
-    /// Signed with a key id this codec does not know (yet): worth one key refresh.
-    #[error("token signed with an unknown key")]
-    UnknownKey,
-    /// This codec holds no signing key, or signing failed.
-    #[error("token could not be signed")]
-    Signing,
+pub use crate::error::TokenError;
+
+/// Something that can fetch verification keys the codec does not hold yet (the
+/// auth-service's JWKS), when a token names an unknown key id.
+pub trait KeyRefresher: Send + Sync + std::fmt::Debug {
+    /// Fetches keys into the codec if allowed now; true when new keys may have arrived.
+    fn refresh(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
 }
 
 enum VerifyKeys {
@@ -96,14 +88,21 @@ impl TokenCodec {
             JwtAlgorithm::HS256 => {
                 let secret = settings.secret.expose_secret().as_bytes();
                 if secret.len() < 32 {
-                    return Err(SettingsError::Invalid(
-                        "jwt.secret must be at least 32 bytes".into(),
-                    ));
+                    return Err(SettingsError::TooShort {
+                        key: "jwt.secret",
+                        min_bytes: 32,
+                    });
                 }
-                let encoding = EncodingKey::from_secret(secret)
-                    .map_err(|_| SettingsError::Invalid("jwt.secret is unusable".into()))?;
-                let decoding = DecodingKey::from_secret(secret)
-                    .map_err(|_| SettingsError::Invalid("jwt.secret is unusable".into()))?;
+                let encoding =
+                    EncodingKey::from_secret(secret).map_err(|_| SettingsError::Malformed {
+                        key: "jwt.secret".into(),
+                        expected: "a usable HMAC secret",
+                    })?;
+                let decoding =
+                    DecodingKey::from_secret(secret).map_err(|_| SettingsError::Malformed {
+                        key: "jwt.secret".into(),
+                        expected: "a usable HMAC secret",
+                    })?;
                 (
                     Algorithm::HS256,
                     Some((Header::new(Algorithm::HS256), encoding)),
@@ -115,16 +114,18 @@ impl TokenCodec {
                 let signer = match &settings.signing_key {
                     Some(value) => {
                         let kid = settings.signing_key_id.clone().ok_or_else(|| {
-                            SettingsError::Invalid(
-                                "jwt.signing_key_id is required with jwt.signing_key".into(),
-                            )
+                            SettingsError::Missing {
+                                key: "jwt.signing_key_id",
+                                needed_by: "jwt.signing_key",
+                            }
                         })?;
                         let pem = keys::pem_text(value.expose_secret(), "jwt.signing_key")?;
                         let signing = keys::signing_key_from_pem(&pem)?;
                         let key = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| {
-                            SettingsError::Invalid(
-                                "jwt.signing_key is not an Ed25519 private key (PEM)".into(),
-                            )
+                            SettingsError::Malformed {
+                                key: "jwt.signing_key".into(),
+                                expected: "an Ed25519 private key (PKCS#8 PEM)",
+                            }
                         })?;
                         ring.insert(&kid, &signing.verifying_key());
                         let mut header = Header::new(Algorithm::EdDSA);

@@ -1,32 +1,13 @@
 //! Validation: a credential in, a [`Session`] or the contract's error out.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::cache::ValidationCache;
 use crate::credential::{Credential, constant_time_eq};
 use crate::error::AuthError;
 use crate::session::Session;
-use crate::store::{SessionStore, StoreError};
-use crate::token::{Claims, TokenCodec, TokenError};
-
-impl From<StoreError> for AuthError {
-    fn from(_: StoreError) -> Self {
-        AuthError::Unavailable
-    }
-}
-
-impl From<TokenError> for AuthError {
-    fn from(err: TokenError) -> Self {
-        match err {
-            TokenError::Expired => AuthError::SessionExpired,
-            TokenError::Invalid | TokenError::UnknownKey | TokenError::Signing => {
-                AuthError::InvalidToken
-            }
-        }
-    }
-}
+use crate::store::SessionStore;
+use crate::token::{Claims, KeyRefresher, TokenCodec, TokenError};
 
 fn session_from(claims: Claims, token: String) -> Session {
     Session {
@@ -36,13 +17,6 @@ fn session_from(claims: Claims, token: String) -> Session {
         issued_at: claims.iat,
         expires_at: claims.exp,
     }
-}
-
-/// Something that can fetch verification keys the codec does not hold yet (the
-/// auth-service's JWKS), when a token names an unknown key id.
-pub trait KeyRefresher: Send + Sync + std::fmt::Debug {
-    /// Fetches keys into the codec if allowed now; true when new keys may have arrived.
-    fn refresh(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
 }
 
 /// Validates credentials against the JWT codec and the Redis session store.
@@ -145,44 +119,6 @@ impl LocalValidator {
                 }
                 Ok(session_from(claims, stored))
             }
-        }
-    }
-}
-
-/// How a service validates sessions: locally against Redis, or by asking the auth-service.
-#[derive(Debug, Clone)]
-pub enum SessionValidator {
-    /// Straight against Redis.
-    Local(LocalValidator),
-    /// Through the auth-service's `/introspect`.
-    #[cfg(feature = "remote")]
-    Remote(crate::remote::IntrospectionClient),
-}
-
-impl SessionValidator {
-    /// Whether seed-mode userId credentials are accepted.
-    pub fn accepts_user_id(&self) -> bool {
-        match self {
-            Self::Local(v) => v.accepts_user_id(),
-            #[cfg(feature = "remote")]
-            Self::Remote(v) => v.accepts_user_id(),
-        }
-    }
-
-    /// Validates a credential; see [`LocalValidator::validate`]. `request_id` is
-    /// forwarded on the introspection call in remote mode.
-    pub async fn validate(
-        &self,
-        credential: &Credential,
-        request_id: Option<&str>,
-    ) -> Result<Session, AuthError> {
-        match self {
-            Self::Local(v) => {
-                let _ = request_id;
-                v.validate(credential).await
-            }
-            #[cfg(feature = "remote")]
-            Self::Remote(v) => v.validate(credential, request_id).await,
         }
     }
 }

@@ -87,21 +87,39 @@ impl Settings {
         Ok(loaded)
     }
 
+    /// The built-in defaults alone (no file, no environment), unchecked: the starting
+    /// point for tests and tools that override a few fields.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        settings::defaults(DEFAULTS)
+    }
+
     /// Refuses unusable values, and the built-in secrets in production.
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.jwt.check(production)?;
         self.internal.check(production)?;
         self.session.check()?;
         if !(4..=31).contains(&self.password.bcrypt_cost) {
-            return Err(SettingsError::Invalid(
-                "password.bcrypt_cost must be between 4 and 31".into(),
-            ));
+            return Err(SettingsError::OutOfRange {
+                key: "password.bcrypt_cost",
+                allowed: "between 4 and 31",
+            });
         }
         if self.login.failure_window_seconds == 0 {
-            return Err(SettingsError::Invalid(
-                "login.failure_window_seconds must be positive".into(),
-            ));
+            return Err(SettingsError::OutOfRange {
+                key: "login.failure_window_seconds",
+                allowed: "positive",
+            });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_default_key_is_a_known_key() {
+        if let Err(err) = session_core::settings::check_known_keys(super::DEFAULTS) {
+            panic!("a default of this service is not in settings::KNOWN_KEYS: {err}");
+        }
     }
 }

@@ -47,7 +47,7 @@ impl From<AccountError> for ApiError {
                     retry_after: Some(secs),
                 };
             }
-            AccountError::Auth(auth) => auth.error_code(),
+            AccountError::Auth(auth) => auth.code(),
             AccountError::Unavailable => ErrorCode::ServiceUnavailable,
             AccountError::Internal => ErrorCode::InternalError,
         };

@@ -86,6 +86,12 @@ impl Settings {
         Ok(loaded)
     }
 
+    /// The built-in defaults alone (no file, no environment), unchecked: the starting
+    /// point for tests and tools that override a few fields.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        settings::defaults(DEFAULTS)
+    }
+
     /// Refuses unusable values, and the built-in secrets in production.
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.session.check()?;
@@ -96,13 +102,24 @@ impl Settings {
                     && self.jwt.verification_keys.is_empty()
                     && self.jwt.jwks_url.is_none()
                 {
-                    return Err(SettingsError::Invalid(
-                        "jwt.algorithm = EdDSA needs jwt.verification_keys or jwt.jwks_url".into(),
-                    ));
+                    return Err(SettingsError::Missing {
+                        key: "jwt.verification_keys or jwt.jwks_url",
+                        needed_by: "jwt.algorithm = EdDSA",
+                    });
                 }
             }
             ValidationMode::Remote => self.internal.check(production)?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_default_key_is_a_known_key() {
+        if let Err(err) = session_core::settings::check_known_keys(super::DEFAULTS) {
+            panic!("a default of this service is not in settings::KNOWN_KEYS: {err}");
+        }
     }
 }

@@ -7,8 +7,8 @@ use actix_web::dev::Server;
 use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
+use session_core::client::{IntrospectionClient, JwksFetcher};
 use session_core::http::{BoundServer, serve};
-use session_core::remote::{IntrospectionClient, JwksFetcher};
 use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 

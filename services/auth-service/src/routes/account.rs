@@ -51,6 +51,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     builder
 }
 
+/// `POST /signup`: registers an email and password; 201 with the new user.
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(
     accounts: web::Data<Accounts>,
@@ -66,6 +67,7 @@ pub async fn sign_up(
     }))
 }
 
+/// `POST /login`: checks the password and answers the user's session token.
 #[tracing::instrument(skip_all)]
 pub async fn log_in(
     req: HttpRequest,
@@ -85,6 +87,7 @@ pub async fn log_in(
     }))
 }
 
+/// `POST /logout`: ends the presented session; 204.
 #[tracing::instrument(skip_all)]
 pub async fn log_out(
     accounts: web::Data<Accounts>,
@@ -94,6 +97,7 @@ pub async fn log_out(
     Ok(no_store(HttpResponse::NoContent()).finish())
 }
 
+/// `GET /session`: who the presented session belongs to and when it ends.
 #[tracing::instrument(skip_all)]
 pub async fn session(session: Session) -> HttpResponse {
     no_store(HttpResponse::Ok()).json(SessionInfo {

@@ -5,6 +5,7 @@ use session_core::http::readiness;
 
 use crate::accounts::Accounts;
 
+/// `GET /health/ready`: 200 when Redis and MongoDB both answer, else 503 naming each.
 pub async fn ready(accounts: web::Data<Accounts>) -> HttpResponse {
     let (redis, mongodb) = tokio::join!(accounts.store().ping(), accounts.users().ping());
     readiness(&[("redis", redis.is_ok()), ("mongodb", mongodb.is_ok())])

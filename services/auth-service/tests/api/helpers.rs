@@ -30,7 +30,13 @@ pub fn closed_port() -> u16 {
 
 /// Settings for one test: its own database, key prefix and a free port.
 pub fn test_settings() -> Settings {
-    let mut s: Settings = session_core::settings::load("[server]\nhost = \"127.0.0.1\"\nport = 0\nshutdown_timeout_seconds = 5\nworkers = 2\n[mongodb]\nuri = \"x\"\ndatabase = \"x\"\ntimeout_ms = 1500\n[login]\nmax_failures_per_email = 5\nfailure_window_seconds = 900\nmax_failures_per_ip_per_minute = 1000\n[password]\nbcrypt_cost = 4\n").unwrap();
+    let mut s = Settings::defaults().expect("the built-in defaults load");
+    s.server.port = 0;
+    s.server.shutdown_timeout_seconds = 5;
+    s.server.workers = 2;
+    s.mongodb.timeout_ms = 1500;
+    s.login.max_failures_per_ip_per_minute = 1000;
+    s.password.bcrypt_cost = 4;
     let id = uuid::Uuid::new_v4().simple().to_string();
     s.redis.url = SecretString::from(env("TEST_REDIS_URL"));
     s.redis.timeout_ms = 500;

@@ -13,6 +13,7 @@ struct Me {
     expires_at: String,
 }
 
+/// `GET /me`: the user the presented session belongs to.
 #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
 pub async fn me(session: Session) -> HttpResponse {
     HttpResponse::Ok()

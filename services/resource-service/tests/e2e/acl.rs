@@ -2,25 +2,19 @@
 //! same script docker-compose uses.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Options, assert_error, free_port, stack, unique_email, wait_port};
+use crate::helpers::{
+    ChildGuard, Options, TempDir, assert_error, free_port, stack, unique_email, wait_port,
+};
 
 struct AclRedis {
     port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Drop for AclRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _process: ChildGuard,
+    _dir: TempDir,
 }
 
 const AUTH_PASSWORD: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
@@ -28,45 +22,45 @@ const RESOURCE_PASSWORD: &str = "0f9e8d7c6b5a49382716f5e4d3c2b1a0";
 
 async fn start_acl_redis() -> AclRedis {
     let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/redis");
-    let dir = std::env::temp_dir().join(format!(
-        "session-store-acl-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("acl");
     let port = free_port();
-    let child = Command::new("sh")
-        .arg(deploy.join("start.sh"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(&dir)
-        .env("ACL_RULES", deploy.join("acl-rules.txt"))
-        .env("ACL_FILE", dir.join("users.acl"))
-        .env("REDIS_AUTH_SERVICE_PASSWORD", AUTH_PASSWORD)
-        .env("REDIS_RESOURCE_SERVICE_PASSWORD", RESOURCE_PASSWORD)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                PathBuf::from(crate::helpers::env("TEST_REDIS_SERVER_BIN"))
-                    .parent()
-                    .unwrap()
-                    .display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let process = ChildGuard::spawn(
+        Command::new("sh")
+            .arg(deploy.join("start.sh"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .env("ACL_RULES", deploy.join("acl-rules.txt"))
+            .env("ACL_FILE", dir.path().join("users.acl"))
+            .env("REDIS_AUTH_SERVICE_PASSWORD", AUTH_PASSWORD)
+            .env("REDIS_RESOURCE_SERVICE_PASSWORD", RESOURCE_PASSWORD)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    PathBuf::from(crate::helpers::env("TEST_REDIS_SERVER_BIN"))
+                        .parent()
+                        .unwrap()
+                        .display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     wait_port(port, Duration::from_secs(10)).await;
-    AclRedis { port, dir, child }
+    AclRedis {
+        port,
+        _process: process,
+        _dir: dir,
+    }
 }
 
 async fn connect(url: &str) -> redis::aio::MultiplexedConnection {

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+pub use crate::process::{ChildGuard, TempDir, binary};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -19,20 +21,12 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// The directory holding the workspace's built binaries.
-fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_resource-service"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// A service process, killed when dropped.
 pub struct Service {
     pub name: &'static str,
     pub port: u16,
     pub log: PathBuf,
-    child: Option<Child>,
+    process: ChildGuard,
     envs: Vec<(String, String)>,
 }
 
@@ -52,7 +46,7 @@ impl Service {
             name,
             port,
             log,
-            child: None,
+            process: ChildGuard::default(),
             envs,
         };
         service.spawn().await;
@@ -60,29 +54,22 @@ impl Service {
     }
 
     async fn spawn(&mut self) {
-        let binary = bin_dir().join(self.name);
-        assert!(
-            binary.exists(),
-            "{} is not built: scripts/test.sh runs `cargo build --workspace --bins` first",
-            binary.display()
-        );
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(binary)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("APP__SERVER__PORT", self.port.to_string())
-            .env("APP__SERVER__WORKERS", "2")
-            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        self.process = ChildGuard::spawn(
+            Command::new(binary(self.name))
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("RUST_LOG", "info")
+                .env("APP__SERVER__PORT", self.port.to_string())
+                .env("APP__SERVER__WORKERS", "2")
+                .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdout(Stdio::null())
+                .stderr(log),
+        );
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
@@ -91,13 +78,11 @@ impl Service {
             {
                 return;
             }
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
+            if let Some(status) = self.process.exited() {
                 panic!(
                     "{} exited with {status}; log: {}",
                     self.name,
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                    self.log_text()
                 );
             }
             assert!(
@@ -111,18 +96,11 @@ impl Service {
 
     /// Sends SIGTERM and waits for the exit; returns how long it took.
     pub fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
-        let mut child = self.child.take().expect("running");
-        let started = Instant::now();
-        signal(child.id(), "TERM");
-        let status = child.wait().unwrap();
-        (started.elapsed(), status)
+        self.process.terminate()
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     pub async fn restart(&mut self) {
@@ -141,18 +119,12 @@ impl Service {
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Both services, sharing one Redis key prefix, database and secrets.
 pub struct Stack {
     pub auth: Service,
     pub resource: Service,
     pub client: reqwest::Client,
-    pub dir: PathBuf,
+    _dir: TempDir,
 }
 
 pub struct Options {
@@ -189,8 +161,7 @@ impl Default for Options {
 pub async fn stack(options: Options) -> Stack {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("e2e:{id}:");
-    let dir = std::env::temp_dir().join(format!("session-store-e2e-{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("e2e");
     let auth_port = free_port();
     let shared = vec![
         (
@@ -245,12 +216,18 @@ pub async fn stack(options: Options) -> Stack {
             format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
         ));
     }
-    let auth = Service::start("auth-service", auth_port, auth_env, dir.join("auth.log")).await;
+    let auth = Service::start(
+        "auth-service",
+        auth_port,
+        auth_env,
+        dir.path().join("auth.log"),
+    )
+    .await;
     let resource = Service::start(
         "resource-service",
         free_port(),
         resource_env,
-        dir.join("resource.log"),
+        dir.path().join("resource.log"),
     )
     .await;
     Stack {
@@ -260,15 +237,7 @@ pub async fn stack(options: Options) -> Stack {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
-        dir,
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.auth.stop();
-        self.resource.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        _dir: dir,
     }
 }
 
@@ -344,17 +313,6 @@ pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str
     body
 }
 
-/// Sends a signal with kill(1).
-pub fn signal(pid: u32, name: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name} {pid}");
-}
-
 /// Waits until 127.0.0.1:port accepts connections.
 pub async fn wait_port(port: u16, limit: Duration) {
     let started = Instant::now();
@@ -373,41 +331,35 @@ pub async fn wait_port(port: u16, limit: Duration) {
 /// A redis-server of the test's own, so it can be stopped, paused and restarted.
 pub struct OwnRedis {
     pub port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
+    process: ChildGuard,
     args: Vec<String>,
+    dir: TempDir,
 }
 
 impl OwnRedis {
     pub async fn start(args: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "session-store-redis-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
         let mut redis = Self {
             port: free_port(),
-            dir,
-            child: None,
+            process: ChildGuard::default(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
+            dir: TempDir::new("redis"),
         };
         redis.spawn().await;
         redis
     }
 
     async fn spawn(&mut self) {
-        let child = Command::new(env("TEST_REDIS_SERVER_BIN"))
-            .arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", ""])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        self.process = ChildGuard::spawn(
+            Command::new(env("TEST_REDIS_SERVER_BIN"))
+                .arg("--port")
+                .arg(self.port.to_string())
+                .args(["--bind", "127.0.0.1", "--save", ""])
+                .arg("--dir")
+                .arg(self.dir.path())
+                .args(&self.args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         wait_port(self.port, Duration::from_secs(10)).await;
     }
 
@@ -417,10 +369,7 @@ impl OwnRedis {
 
     /// Graceful stop (SIGTERM): Redis flushes its AOF, if on, before exiting.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), "TERM");
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     pub async fn restart(&mut self) {
@@ -437,58 +386,22 @@ impl OwnRedis {
     }
 }
 
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A SecantusDB of the test's own, on disk so its data outlives a restart.
 pub struct OwnMongo {
     pub port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
+    process: ChildGuard,
+    dir: TempDir,
 }
 
 impl OwnMongo {
     pub async fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "session-store-mongo-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
         let mut mongo = Self {
             port: free_port(),
-            dir,
-            child: None,
+            process: ChildGuard::default(),
+            dir: TempDir::new("mongo"),
         };
-        mongo.spawn().await;
+        mongo.start_again().await;
         mongo
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(env("TEST_SECANTUS_BIN"))
-            .args(["--host", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
-            .arg("--storage-path")
-            .arg(&self.dir)
-            .args([
-                "--standalone",
-                "--cache-size",
-                "64M",
-                "--log-level",
-                "WARNING",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        wait_port(self.port, Duration::from_secs(20)).await;
     }
 
     pub fn uri(&self) -> String {
@@ -496,23 +409,26 @@ impl OwnMongo {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), "TERM");
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     pub async fn start_again(&mut self) {
-        self.spawn().await;
-    }
-}
-
-impl Drop for OwnMongo {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.process = ChildGuard::spawn(
+            Command::new(env("TEST_SECANTUS_BIN"))
+                .args(["--host", "127.0.0.1", "--port"])
+                .arg(self.port.to_string())
+                .arg("--storage-path")
+                .arg(self.dir.path())
+                .args([
+                    "--standalone",
+                    "--cache-size",
+                    "64M",
+                    "--log-level",
+                    "WARNING",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_port(self.port, Duration::from_secs(20)).await;
     }
 }

@@ -5,11 +5,13 @@
 
 mod acl;
 mod cache;
+mod config;
 mod faults;
 mod garbage;
 mod helpers;
 mod keys;
 mod modes;
+mod process;
 mod races;
 mod shutdown;
 mod story;

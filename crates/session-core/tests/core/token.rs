@@ -1,25 +1,20 @@
 //! The JWT codec: pinned algorithm, issuer, audience, expiry.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-
 use secrecy::SecretString;
 use session_core::settings::{JwtAlgorithm, JwtSettings};
-use session_core::{Claims, TokenCodec, TokenError};
 
-const SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+use crate::support::{SECRET, jwt_settings};
 
 fn settings(secret: &str, iss: &str, aud: &str) -> JwtSettings {
     JwtSettings {
         secret: SecretString::from(secret.to_owned()),
         issuer: iss.into(),
         audience: aud.into(),
-        algorithm: JwtAlgorithm::HS256,
-        signing_key: None,
-        signing_key_id: None,
-        verification_keys: Default::default(),
-        jwks_url: None,
+        ..jwt_settings()
     }
 }
+
+use session_core::{Claims, TokenCodec, TokenError};
 
 fn codec() -> TokenCodec {
     TokenCodec::new(&settings(SECRET, "session-store", "session-store")).expect("codec")

@@ -1,13 +1,12 @@
 //! The actix-web extractor and the contract's error responses, against a real Redis.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, test, web};
-use secrecy::SecretString;
-use session_core::settings::{JwtAlgorithm, JwtSettings, RedisSettings, SessionSettings};
+use session_core::settings::SessionSettings;
 use session_core::{LocalValidator, Session, SessionStore, SessionValidator, TokenCodec};
+
+use crate::support::{jwt_settings, redis_settings, redis_url, session_settings, unique_prefix};
 
 async fn me(session: Session) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"userId": session.user_id, "email": session.email}))
@@ -15,38 +14,16 @@ async fn me(session: Session) -> HttpResponse {
 
 fn validator(redis_url: &str, seed: bool) -> (SessionValidator, SessionStore, Arc<TokenCodec>) {
     let store = SessionStore::new(
-        &RedisSettings {
-            url: SecretString::from(redis_url.to_owned()),
-            timeout_ms: 300,
-            pool_size: 4,
-        },
+        &redis_settings(redis_url, 300),
         &SessionSettings {
-            ttl_seconds: 600,
-            key_prefix: format!("test:extract:{}:", uuid::Uuid::new_v4().simple()),
             accept_user_id_header: seed,
+            ..session_settings(&unique_prefix("extract"), 600)
         },
     )
     .expect("store");
-    let codec = Arc::new(
-        TokenCodec::new(&JwtSettings {
-            secret: SecretString::from("test-secret-that-is-long-enough-0123456789".to_owned()),
-            issuer: "session-store".into(),
-            audience: "session-store".into(),
-            algorithm: JwtAlgorithm::HS256,
-            signing_key: None,
-            signing_key_id: None,
-            verification_keys: Default::default(),
-            jwks_url: None,
-        })
-        .expect("codec"),
-    );
+    let codec = Arc::new(TokenCodec::new(&jwt_settings()).expect("codec"));
     let v = SessionValidator::Local(LocalValidator::new(codec.clone(), store.clone(), seed));
     (v, store, codec)
-}
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .expect("TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
 }
 
 #[actix_web::test]

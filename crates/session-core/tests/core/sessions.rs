@@ -1,58 +1,12 @@
-//! session-core against a real Redis (started by scripts/test.sh).
-
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+//! The session store and validation against a real Redis.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
-use session_core::settings::{JwtAlgorithm, JwtSettings, RedisSettings, SessionSettings};
 use session_core::{AuthError, Credential, LocalValidator, SessionStore, StoreError, TokenCodec};
 
-const SECRET: &str = "test-secret-that-is-long-enough-0123456789";
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .expect("TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
-}
-
-fn unique_prefix(name: &str) -> String {
-    format!("test:{name}:{}:", uuid::Uuid::new_v4().simple())
-}
-
-fn user_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..24].to_owned()
-}
-
-fn jwt_settings(secret: &str) -> JwtSettings {
-    JwtSettings {
-        secret: SecretString::from(secret.to_owned()),
-        issuer: "session-store".into(),
-        audience: "session-store".into(),
-        algorithm: JwtAlgorithm::HS256,
-        signing_key: None,
-        signing_key_id: None,
-        verification_keys: Default::default(),
-        jwks_url: None,
-    }
-}
-
-fn store_at(url: &str, prefix: &str, ttl: u64, timeout_ms: u64) -> SessionStore {
-    SessionStore::new(
-        &RedisSettings {
-            url: SecretString::from(url.to_owned()),
-            timeout_ms,
-            pool_size: 16,
-        },
-        &SessionSettings {
-            ttl_seconds: ttl,
-            key_prefix: prefix.to_owned(),
-            accept_user_id_header: false,
-        },
-    )
-    .expect("store")
-}
+use crate::support::{SECRET, jwt_settings, redis_url, store_at, unique_prefix, user_id};
 
 struct Fixture {
     store: SessionStore,
@@ -64,7 +18,7 @@ struct Fixture {
 async fn fixture(name: &str, ttl: u64) -> Fixture {
     let prefix = unique_prefix(name);
     let store = store_at(&redis_url(), &prefix, ttl, 1000);
-    let codec = Arc::new(TokenCodec::new(&jwt_settings(SECRET)).expect("codec"));
+    let codec = Arc::new(TokenCodec::new(&jwt_settings()).expect("codec"));
     let redis = redis::Client::open(redis_url())
         .expect("client")
         .get_multiplexed_async_connection()
@@ -370,11 +324,11 @@ async fn silent_server_is_unavailable_within_the_timeout() {
         started.elapsed()
     );
     let validator = LocalValidator::new(
-        Arc::new(TokenCodec::new(&jwt_settings(SECRET)).expect("codec")),
+        Arc::new(TokenCodec::new(&jwt_settings()).expect("codec")),
         store,
         false,
     );
-    let codec = TokenCodec::new(&jwt_settings(SECRET)).expect("codec");
+    let codec = TokenCodec::new(&jwt_settings()).expect("codec");
     let (token, _) = codec.issue(&user_id(), "a@example.com", 60).expect("issue");
     let started = Instant::now();
     assert_eq!(

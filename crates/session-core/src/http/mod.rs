@@ -1,0 +1,22 @@
+//! actix-web integration, a file per concern: the contract's error bodies
+//! ([`errors`]), request ids and the access log ([`request_id`]), the [`Session`]
+//! extractor ([`extractor`]), body limits ([`body`]), the shared server builder
+//! ([`server`]), health answers ([`health`]) and the 404/405 fallbacks ([`fallback`]).
+//!
+//! [`Session`]: crate::Session
+
+pub mod body;
+pub mod errors;
+pub mod extractor;
+pub mod fallback;
+pub mod health;
+pub mod request_id;
+pub mod server;
+
+pub use body::{MAX_BODY_BYTES, json_config, payload_config};
+pub use errors::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECS, error_response, error_response_with};
+pub use extractor::{SessionValidator, authenticate, credential_of};
+pub use fallback::{method_not_allowed, not_found, resource};
+pub use health::{live, readiness};
+pub use request_id::{REQUEST_ID, RequestId, request_context};
+pub use server::{BoundServer, serve};
