@@ -48,36 +48,29 @@ trap 'exit 130' INT TERM
 echo $$ >"$LOCK"
 
 if [ -z "${APP__REDIS__URL:-}" ]; then
-    ensure_redis
+    ensure_apt_package redis-server redis-server
     mkdir -p "$STATE_DIR/redis"
     echo "==> starting Redis on 127.0.0.1:$REDIS_PORT (AOF in .run/redis)"
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" \
-        --dir "$STATE_DIR/redis" --logfile "$STATE_DIR/redis.log" &
-    PIDS+=("$!")
-    wait_port "$REDIS_PORT" 20
+    start_redis "$REDIS_PORT" "$STATE_DIR/redis" --appendonly yes --logfile "$STATE_DIR/redis.log"
+    PIDS+=("$REDIS_PID")
     export APP__REDIS__URL="redis://127.0.0.1:$REDIS_PORT"
 fi
 if [ -z "${APP__MONGODB__URI:-}" ]; then
     ensure_secantus
     mkdir -p "$STATE_DIR/mongo"
     echo "==> starting SecantusDB on 127.0.0.1:$MONGO_PORT (data in .run/mongo)"
-    "$MONGO_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
-        --storage-path "$STATE_DIR/mongo" --standalone --cache-size 256M \
-        --log-level WARNING >"$STATE_DIR/mongo.log" 2>&1 &
-    PIDS+=("$!")
-    wait_port "$MONGO_PORT" 30
+    start_mongo "$MONGO_PORT" "$STATE_DIR" "$STATE_DIR/mongo"
+    PIDS+=("$MONGO_PID")
     export APP__MONGODB__URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
 fi
 
 echo "==> starting auth-service on 127.0.0.1:$AUTH_PORT (log .run/auth-service.log)"
-APP__SERVER__PORT=$AUTH_PORT ./target/release/auth-service >"$STATE_DIR/auth-service.log" 2>&1 &
-PIDS+=("$!")
+start_service auth-service "$AUTH_PORT" "$STATE_DIR/auth-service.log"
+PIDS+=("$SERVICE_PID")
 echo "==> starting resource-service on 127.0.0.1:$RESOURCE_PORT (log .run/resource-service.log)"
-APP__SERVER__PORT=$RESOURCE_PORT APP__AUTH_SERVICE__URL="http://127.0.0.1:$AUTH_PORT" \
-    ./target/release/resource-service >"$STATE_DIR/resource-service.log" 2>&1 &
-PIDS+=("$!")
-wait_port "$AUTH_PORT" 20
-wait_port "$RESOURCE_PORT" 20
+start_service resource-service "$RESOURCE_PORT" "$STATE_DIR/resource-service.log" \
+    APP__AUTH_SERVICE__URL="http://127.0.0.1:$AUTH_PORT"
+PIDS+=("$SERVICE_PID")
 
 for url in "http://127.0.0.1:$AUTH_PORT/health/ready" "http://127.0.0.1:$RESOURCE_PORT/health/ready"; do
     for _ in $(seq 1 50); do

@@ -1,6 +1,6 @@
 # Shell functions that install and start the servers the session store needs:
 # a private redis-server and SecantusDB (a MongoDB-wire server), each on a free port.
-# Sourced by scripts/test.sh, scripts/run.sh and scripts/bench.sh.
+# Sourced by scripts/test.sh, run.sh, soak.sh, check-deploy.sh and bench/bench.sh.
 
 SECANTUS_VERSION="0.7.0b3"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,16 +27,18 @@ wait_port() {
     return 1
 }
 
-# Makes sure redis-server is on PATH, installing Debian's package when run as root.
-ensure_redis() {
-    command -v redis-server >/dev/null 2>&1 && return 0
+# ensure_apt_package COMMAND PACKAGE: makes sure COMMAND is on PATH, installing Debian's
+# PACKAGE when run as root; otherwise says how to install it and fails.
+ensure_apt_package() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null 2>&1 && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing redis-server from Debian's packages" >&2
+        echo "installing $package from Debian's packages" >&2
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
-        command -v redis-server >/dev/null 2>&1 && return 0
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >&2
+        command -v "$command" >/dev/null 2>&1 && return 0
     fi
-    echo "error: redis-server is missing; install it with: sudo apt-get install -y redis-server" >&2
+    echo "error: $command is missing; install it with: sudo apt-get install -y $package" >&2
     return 1
 }
 
@@ -55,23 +57,26 @@ ensure_secantus() {
 }
 
 # start_redis PORT DIR [extra redis-server args...]: starts redis-server in the
-# background, logging to DIR/redis.log; sets REDIS_PID.
+# background (no persistence, logging to DIR/redis-PORT.log; later args override these);
+# sets REDIS_PID. Stops it again when it does not answer.
 start_redis() {
     local port=$1 dir=$2
     shift 2
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
         --dir "$dir" --logfile "$dir/redis-$port.log" "$@" &
     REDIS_PID=$!
-    wait_port "$port" 20
+    wait_port "$port" 20 || { stop_pids "$REDIS_PID"; return 1; }
 }
 
-# start_mongo PORT DIR: starts SecantusDB in memory in the background; sets MONGO_PID.
+# start_mongo PORT DIR [STORAGE]: starts SecantusDB in the background, logging to
+# DIR/mongo-PORT.log, with its data in STORAGE (default :memory:); sets MONGO_PID.
+# Stops it again when it does not answer.
 start_mongo() {
-    local port=$1 dir=$2
-    "$MONGO_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+    local port=$1 dir=$2 storage=${3:-:memory:}
+    "$MONGO_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$storage" \
         --standalone --cache-size 256M --log-level WARNING >"$dir/mongo-$port.log" 2>&1 &
     MONGO_PID=$!
-    wait_port "$port" 30
+    wait_port "$port" 30 || { stop_pids "$MONGO_PID"; return 1; }
 }
 
 # stop_pids PID...: SIGTERM each and wait for it to exit.
@@ -81,30 +86,18 @@ stop_pids() {
     for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
 
-# Makes sure wrk (the HTTP load generator) is on PATH, installing Debian's package as root.
-ensure_wrk() {
-    command -v wrk >/dev/null 2>&1 && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing wrk from Debian's packages" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
-        command -v wrk >/dev/null 2>&1 && return 0
-    fi
-    echo "error: wrk is missing; install it with: sudo apt-get install -y wrk" >&2
-    return 1
-}
-
 # rss_kb PID: the resident set size of a process, in KiB.
 rss_kb() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
-# start_service NAME PORT LOGFILE [VAR=VALUE...]: runs a release binary in the
-# background with extra environment; sets SERVICE_PID and waits for /health/live.
+# start_service NAME PORT LOGFILE [VAR=VALUE...]: runs the release binary NAME in the
+# background with extra environment; sets SERVICE_PID and waits for its port.
+# Stops it again when it does not answer.
 start_service() {
     local name=$1 port=$2 log=$3
     shift 3
     env "$@" APP__SERVER__PORT="$port" "$REPO_ROOT/target/release/$name" >"$log" 2>&1 &
     SERVICE_PID=$!
-    wait_port "$port" 20
+    wait_port "$port" 20 || { stop_pids "$SERVICE_PID"; return 1; }
 }

@@ -8,9 +8,9 @@ cd "$REPO_ROOT"
 SECONDS_TO_RUN=${SOAK_SECONDS:-60}
 CONNECTIONS=${SOAK_CONNECTIONS:-50}
 
-ensure_redis
+ensure_apt_package redis-server redis-server
 ensure_secantus
-ensure_wrk
+ensure_apt_package wrk wrk
 cargo build --release --bins
 
 DIR=$(mktemp -d)

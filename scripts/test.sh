@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/services.sh"
 cd "$REPO_ROOT"
 
-ensure_redis
+ensure_apt_package redis-server redis-server
 ensure_secantus
 
 RUN_DIR=$(mktemp -d)
