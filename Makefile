@@ -34,6 +34,6 @@ deploy-check:
 soak:
 	bash scripts/soak.sh
 
-## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON
+## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON in bench/results/
 bench:
-	bash scripts/bench.sh
+	bash bench/bench.sh

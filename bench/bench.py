@@ -1,121 +1,38 @@
 #!/usr/bin/env python3
 """The session store's benchmark: our figures against the machine's own limits.
 
-Started by scripts/bench.sh (make bench), which builds the release binaries and makes
-sure redis-server, SecantusDB and wrk are installed. This script starts a private
-Redis, SecantusDB and the services on free ports, seeds 10,000 live sessions, measures
-every phase with wrk at 50 connections, prints one table and writes it as JSON under
+Run by bench/bench.sh (make bench), which builds the release binaries, starts a private
+Redis, SecantusDB, the auth-service and three resource-service instances with the
+functions of scripts/services.sh, seeds live sessions with session-core's seed_sessions
+example and login users through POST /signup, and tells this script where everything
+is through BENCH_* environment variables. This script only measures: every phase with
+wrk at BENCH_CONNECTIONS connections, then one table, also written as JSON under
 bench/results/.
 """
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
 import re
-import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
-SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10000"))
-LOGIN_USERS = 50
-SECRET = "bench-secret-that-is-long-enough-0123456789"
-INTERNAL = "bench-internal-token-0123456789"
-PASSWORD = "correct horse battery"
-COST = 10
-PREFIX = "session:"
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise SystemExit(f"error: {name} is not set; run the benchmark with make bench (bench/bench.sh)")
+    return value
 
 
-def wait_port(port, limit=30.0):
-    end = time.time() + limit
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"error: nothing listens on {port}")
-
-
-class Stack:
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.procs = {}
-
-    def start(self, name, argv, env=None, port=None):
-        log = open(os.path.join(self.dir, f"{name}.log"), "w")
-        full_env = dict(os.environ, RUST_LOG="warn")
-        full_env.update(env or {})
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-        if port:
-            wait_port(port)
-        return self.procs[name]
-
-    def pid(self, name):
-        return self.procs[name].pid
-
-    def stop(self):
-        for p in self.procs.values():
-            p.terminate()
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hs256_token(user_id, email, now, ttl=43200):
-    header = b64(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
-    claims = {"sub": user_id, "email": email, "iat": now, "exp": now + ttl,
-              "jti": secrets.token_hex(16), "iss": "session-store", "aud": "session-store"}
-    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode()
-    sig = b64(hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest())
-    return f"{header}.{payload}.{sig}"
-
-
-def resp(*parts):
-    out = [f"*{len(parts)}\r\n".encode()]
-    for p in parts:
-        p = p.encode() if isinstance(p, str) else p
-        out.append(f"${len(p)}\r\n".encode() + p + b"\r\n")
-    return b"".join(out)
-
-
-def seed_sessions(redis_port, path):
-    """SESSIONS users with live sessions, written straight to Redis as login would."""
-    now = int(time.time())
-    commands, tokens = [], []
-    for i in range(SESSIONS):
-        user_id = secrets.token_hex(12)
-        token = hs256_token(user_id, f"bench{i}@example.com", now)
-        tokens.append(token)
-        commands.append(resp("SET", PREFIX + user_id, token, "EX", "43200"))
-    out = subprocess.run(["redis-cli", "-p", str(redis_port), "--pipe"], input=b"".join(commands),
-                         capture_output=True, check=True)
-    if b"errors: 0" not in out.stdout:
-        raise SystemExit(f"error: seeding Redis failed: {out.stdout!r}")
-    with open(path, "w") as f:
-        f.write("\n".join(tokens) + "\n")
+SECONDS = int(env("BENCH_SECONDS"))
+CONNECTIONS = int(env("BENCH_CONNECTIONS"))
+SESSIONS = int(env("BENCH_SESSIONS"))
+COST = int(env("BENCH_BCRYPT_COST"))
 
 
 def request(port, method, path, body=None, headers=None):
@@ -134,7 +51,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def wrk(url, script=None, arg=None, connections=CONNECTIONS, seconds=SECONDS):
     argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script:
-        argv += ["-s", os.path.join(ROOT, "bench", script)]
+        argv += ["-s", os.path.join(HERE, script)]
     argv.append(url)
     if arg:
         argv += ["--", arg]
@@ -170,13 +87,13 @@ def peak_rss_mb(pid):
     return None
 
 
-def revocation_delays(auth_port, cached_port, users, samples):
+def revocation_delays(auth_port, cached_port, users, password, samples):
     """Time from logout's 204 to the first 401 on another (cached) instance."""
     delays = []
     me = http.client.HTTPConnection("127.0.0.1", cached_port, timeout=10)
     for i in range(samples):
         email = users[i % len(users)]
-        status, body = request(auth_port, "POST", "/login", {"email": email, "password": PASSWORD})
+        status, body = request(auth_port, "POST", "/login", {"email": email, "password": password})
         assert status == 200, status
         auth = {"Authorization": f"Bearer {body['token']}"}
         for _ in range(2):  # warm the cache
@@ -208,51 +125,23 @@ def bcrypt_limit():
 
 
 def main():
-    workdir = tempfile.mkdtemp(prefix="session-store-bench-")
-    stack = Stack(workdir)
-    try:
-        return run(stack, workdir)
-    finally:
-        stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def run(stack, workdir):
-    redis_port, mongo_port = free_port(), free_port()
-    stack.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", workdir], port=redis_port)
-    stack.start("mongo", [os.path.join(ROOT, ".venv-mongo", "bin", "secantusd-py"), "--host", "127.0.0.1",
-                          "--port", str(mongo_port), "--storage-path", ":memory:", "--standalone",
-                          "--cache-size", "256M", "--log-level", "WARNING"], port=mongo_port)
-    common = {"APP__REDIS__URL": f"redis://127.0.0.1:{redis_port}", "APP__JWT__SECRET": SECRET,
-              "APP__INTERNAL__TOKEN": INTERNAL}
-    binary = lambda name: os.path.join(ROOT, "target", "release", name)
-    auth_port = free_port()
-    stack.start("auth", [binary("auth-service")], dict(common, APP__SERVER__PORT=str(auth_port),
-                APP__MONGODB__URI=f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
-                APP__PASSWORD__BCRYPT_COST=str(COST),
-                APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE="100000"), port=auth_port)
+    redis_port = int(env("BENCH_REDIS_PORT"))
+    auth_port = int(env("BENCH_AUTH_PORT"))
+    pids = {"auth": int(env("BENCH_AUTH_PID"))}
     ports = {}
-    for name, extra in [("redis-mode", {}),
-                        ("remote-mode", {"APP__VALIDATION__MODE": "remote",
-                                         "APP__AUTH_SERVICE__URL": f"http://127.0.0.1:{auth_port}"}),
-                        ("cached", {"APP__VALIDATION__CACHE": "true"})]:
-        ports[name] = free_port()
-        stack.start(name, [binary("resource-service")], dict(common, APP__SERVER__PORT=str(ports[name]), **extra),
-                    port=ports[name])
-
-    print(f"seeding {SESSIONS} live sessions and {LOGIN_USERS} users (bcrypt cost {COST}) ...", flush=True)
-    tokens_file = os.path.join(workdir, "tokens.txt")
-    seed_sessions(redis_port, tokens_file)
-    users = [f"bench-login-{i}@example.com" for i in range(LOGIN_USERS)]
-    for email in users:
-        status, _ = request(auth_port, "POST", "/signup", {"email": email, "password": PASSWORD})
-        assert status == 201, status
-    users_file = os.path.join(workdir, "users.txt")
-    with open(users_file, "w") as f:
-        f.write("".join(f"{u} {PASSWORD}\n" for u in users))
-    status, _ = request(ports["redis-mode"], "GET", "/me", headers={
-        "Authorization": "Bearer " + open(tokens_file).readline().strip()})
+    for name, var in [("redis-mode", "BENCH_REDIS_MODE"), ("remote-mode", "BENCH_REMOTE_MODE"),
+                      ("cached", "BENCH_CACHED")]:
+        ports[name] = int(env(f"{var}_PORT"))
+        pids[name] = int(env(f"{var}_PID"))
+    tokens_file = env("BENCH_TOKENS_FILE")
+    users_file = env("BENCH_USERS_FILE")
+    with open(users_file) as f:
+        logins = [line.rstrip("\n").split(" ", 1) for line in f if line.strip()]
+    users = [email for email, _ in logins]
+    password = logins[0][1]
+    with open(tokens_file) as f:
+        first_token = f.readline().strip()
+    status, _ = request(ports["redis-mode"], "GET", "/me", headers={"Authorization": "Bearer " + first_token})
     assert status == 200, f"a seeded session is refused: {status}"
 
     me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
@@ -264,17 +153,17 @@ def run(stack, workdir):
     results["redis GET (limit)"] = redis_benchmark(redis_port)
     print("2/6 /me, redis mode ...", flush=True)
     results["/me redis mode"] = wrk(me("redis-mode"), "me.lua", tokens_file)
-    results["/me redis mode"]["peak_rss_mb"] = peak_rss_mb(stack.pid("redis-mode"))
+    results["/me redis mode"]["peak_rss_mb"] = peak_rss_mb(pids["redis-mode"])
     print("3/6 /me, remote mode ...", flush=True)
     results["/me remote mode"] = wrk(me("remote-mode"), "me.lua", tokens_file)
-    results["/me remote mode"]["peak_rss_mb"] = peak_rss_mb(stack.pid("remote-mode"))
+    results["/me remote mode"]["peak_rss_mb"] = peak_rss_mb(pids["remote-mode"])
     print("4/6 bcrypt verifies (the hashing limit) and /login ...", flush=True)
     results[f"bcrypt cost {COST} (limit)"] = bcrypt_limit()
     results["/login"] = wrk(f"http://127.0.0.1:{auth_port}/login", "login.lua", users_file)
-    results["/login"]["peak_rss_mb"] = peak_rss_mb(stack.pid("auth"))
+    results["/login"]["peak_rss_mb"] = peak_rss_mb(pids["auth"])
     print("5/6 /me during a login storm ...", flush=True)
     storm = subprocess.Popen(["wrk", "-t1", "-c20", f"-d{SECONDS + 2}s", "-s",
-                              os.path.join(ROOT, "bench", "login.lua"),
+                              os.path.join(HERE, "login.lua"),
                               f"http://127.0.0.1:{auth_port}/login", "--", users_file],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
@@ -282,8 +171,8 @@ def run(stack, workdir):
     storm.wait()
     print("6/6 /me with the validation cache, and the revocation delay ...", flush=True)
     results["/me cached"] = wrk(me("cached"), "me.lua", tokens_file)
-    results["/me cached"]["peak_rss_mb"] = peak_rss_mb(stack.pid("cached"))
-    revocation = revocation_delays(auth_port, ports["cached"], users, 200)
+    results["/me cached"]["peak_rss_mb"] = peak_rss_mb(pids["cached"])
+    revocation = revocation_delays(auth_port, ports["cached"], users, password, 200)
 
     get = results["redis GET (limit)"]["rps"]
     hashing = results[f"bcrypt cost {COST} (limit)"]["per_second"]
@@ -325,8 +214,8 @@ def run(stack, workdir):
         met_all &= met
         print(f"  {'met    ' if met else 'NOT met'}  {name} {what}: {value:.2f} (target {target})")
 
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    out = os.path.join(ROOT, "bench", "results", time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime()))
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    out = os.path.join(HERE, "results", time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime()))
     with open(out, "w") as f:
         json.dump({"seconds": SECONDS, "connections": CONNECTIONS, "sessions": SESSIONS, "cpus": os.cpu_count(),
                    "results": results, "revocation_delay": revocation,

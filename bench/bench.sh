@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `make bench`: builds release binaries, starts a private stack with the functions of
+# scripts/services.sh (Redis, SecantusDB, the auth-service and three resource-service
+# instances, each on a free port), seeds live sessions with session-core's own code
+# (the seed_sessions example) and users through POST /signup, then bench/bench.py
+# measures every phase and writes the table as JSON under bench/results/.
+# Everything started here is stopped on exit, by pid.
+#
+# BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/services.sh"
+cd "$REPO_ROOT"
+
+export BENCH_SECONDS=${BENCH_SECONDS:-10}
+export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-50}
+export BENCH_SESSIONS=${BENCH_SESSIONS:-10000}
+export BENCH_BCRYPT_COST=10
+LOGIN_USERS=50
+PASSWORD="correct horse battery"
+
+ensure_apt_package redis-server redis-server
+ensure_apt_package redis-benchmark redis-tools
+ensure_apt_package wrk wrk
+ensure_apt_package curl curl
+ensure_secantus
+cargo build --release --bins
+cargo build --release -p auth-service --example bcrypt_limit
+cargo build --release -p session-core --example seed_sessions
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/session-store-bench-XXXXXX")
+PIDS=()
+cleanup() {
+    stop_pids "${PIDS[@]}"
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+redis_port=$(free_port)
+start_redis "$redis_port" "$DIR"
+PIDS+=("$REDIS_PID")
+mongo_port=$(free_port)
+start_mongo "$mongo_port" "$DIR"
+PIDS+=("$MONGO_PID")
+
+# The services and the seeder read the same settings, so seeded tokens validate.
+export RUST_LOG=warn
+export APP__REDIS__URL="redis://127.0.0.1:$redis_port"
+export APP__JWT__SECRET="bench-secret-that-is-long-enough-0123456789"
+export APP__INTERNAL__TOKEN="bench-internal-token-0123456789"
+
+auth_port=$(free_port)
+start_service auth-service "$auth_port" "$DIR/auth.log" \
+    APP__MONGODB__URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true" \
+    APP__PASSWORD__BCRYPT_COST="$BENCH_BCRYPT_COST" \
+    APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE=100000
+PIDS+=("$SERVICE_PID")
+export BENCH_REDIS_PORT=$redis_port BENCH_AUTH_PORT=$auth_port BENCH_AUTH_PID=$SERVICE_PID
+
+# start_resource VAR_PREFIX NAME [VAR=VALUE...]: one resource-service instance; exports
+# <VAR_PREFIX>_PORT and <VAR_PREFIX>_PID for bench.py.
+start_resource() {
+    local var=$1 name=$2 port
+    shift 2
+    port=$(free_port)
+    start_service resource-service "$port" "$DIR/$name.log" "$@"
+    PIDS+=("$SERVICE_PID")
+    export "${var}_PORT=$port" "${var}_PID=$SERVICE_PID"
+}
+start_resource BENCH_REDIS_MODE redis-mode
+start_resource BENCH_REMOTE_MODE remote-mode \
+    APP__VALIDATION__MODE=remote APP__AUTH_SERVICE__URL="http://127.0.0.1:$auth_port"
+start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
+
+echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
+export BENCH_TOKENS_FILE="$DIR/tokens.txt" BENCH_USERS_FILE="$DIR/users.txt"
+"$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" "$BENCH_TOKENS_FILE"
+: >"$BENCH_USERS_FILE"
+for ((i = 0; i < LOGIN_USERS; i++)); do
+    email="bench-login-$i@example.com"
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$auth_port/signup" \
+        -H 'Content-Type: application/json' -d "{\"email\":\"$email\",\"password\":\"$PASSWORD\"}")
+    if [ "$status" != 201 ]; then
+        echo "error: signing up $email answered $status; see the auth-service log" >&2
+        tail -n 20 "$DIR/auth.log" >&2
+        exit 1
+    fi
+    printf '%s %s\n' "$email" "$PASSWORD" >>"$BENCH_USERS_FILE"
+done
+
+python3 bench/bench.py

@@ -1,0 +1,65 @@
+//! Seeds live sessions the way login makes them, for benchmarks and load tests.
+//!
+//! `cargo run --release -p session-core --example seed_sessions -- COUNT [TOKENS_FILE]`
+//! creates COUNT users (random 24-hex ids, emails `seed<N>@example.com`), issues each a
+//! token and stores its session through [`SessionStore::create_or_reuse`], then prints
+//! one token per line to TOKENS_FILE, or to stdout without one.
+//!
+//! Settings are read like the services read theirs (built-in defaults, `APP_CONFIG_FILE`,
+//! then `APP__REDIS__URL`, `APP__JWT__SECRET`, `APP__SESSION__KEY_PREFIX`, ...), so give
+//! it the same environment as the services that will validate the tokens.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use session_core::settings::{JwtSettings, RedisSettings, SessionSettings, load};
+use session_core::{SessionStore, TokenCodec};
+
+/// The sections of the shared settings that issuing and storing a session need.
+#[derive(serde::Deserialize)]
+struct SeedSettings {
+    redis: RedisSettings,
+    session: SessionSettings,
+    jwt: JwtSettings,
+}
+
+const USAGE: &str = "usage: seed_sessions COUNT [TOKENS_FILE]";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args
+        .next()
+        .ok_or(USAGE)?
+        .parse()
+        .map_err(|_| format!("COUNT must be a whole number; {USAGE}"))?;
+    let settings: SeedSettings = load("")?;
+    let codec = TokenCodec::new(&settings.jwt)?;
+    let store = SessionStore::new(&settings.redis, &settings.session)?;
+    let mut out: Box<dyn Write> = match args.next() {
+        Some(path) => Box::new(BufWriter::new(File::create(path)?)),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    for n in 0..count {
+        let user_id = random_user_id()?;
+        let (token, _claims) = codec.issue(
+            &user_id,
+            &format!("seed{n}@example.com"),
+            settings.session.ttl_seconds,
+        )?;
+        let stored = store
+            .create_or_reuse(&user_id, &token)
+            .await
+            .map_err(|err| format!("storing session {n} in Redis failed: {err}"))?;
+        writeln!(out, "{}", stored.token)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A fresh user id in the services' format: 12 random bytes as 24 lowercase hex digits.
+fn random_user_id() -> Result<String, String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|err| format!("no random bytes: {err}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
