@@ -1,5 +1,12 @@
 # The session store's everyday commands. `make run` and `make test` are all a newcomer needs.
-.PHONY: run test demo bench soak build lint fmt deploy-check
+.PHONY: help run test demo bench soak build lint fmt deploy-check
+.DEFAULT_GOAL := help
+
+## help: list these targets (what `make` alone prints)
+help:
+	@echo "usage: make TARGET"
+	@awk '/^## [a-z-]+: / { line = substr($$0, 4); name = line; sub(/: .*/, "", name); \
+		sub(/^[^:]*: /, "", line); printf "  %-13s %s\n", name, line }' $(firstword $(MAKEFILE_LIST))
 
 ## run: build release binaries and run Redis, SecantusDB and both services (Ctrl-C stops all)
 run:
@@ -26,7 +33,7 @@ lint:
 fmt:
 	cargo fmt --all
 
-## deploy-check: docker-compose accepts the file; Dockerfiles name files and binaries that exist
+## deploy-check: docker-compose accepts the file; deploy/Dockerfile names files and binaries that exist, per SERVICE
 deploy-check:
 	bash scripts/check-deploy.sh
 
