@@ -17,16 +17,25 @@ use futures_util::StreamExt;
 use crate::session::now_secs;
 use crate::token::Claims;
 
+/// A cached session: its claims and when it ends if unused (at most `exp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cached {
+    /// The token's claims.
+    pub claims: Claims,
+    /// When the session ends if unused, epoch seconds; never served at or after it.
+    pub ends_at: i64,
+}
+
 /// Sessions validated recently: by token (the lookup) and by user id (invalidation).
 #[derive(Debug, Default)]
 struct Entries {
-    by_token: HashMap<String, Arc<Claims>>,
-    by_user: HashMap<String, String>,
+    by_token: HashMap<String, Arc<Cached>>,
+    by_user: HashMap<String, Vec<String>>,
 }
 
 impl Entries {
     fn remove_user(&mut self, user_id: &str) {
-        if let Some(token) = self.by_user.remove(user_id) {
+        for token in self.by_user.remove(user_id).unwrap_or_default() {
             self.by_token.remove(&token);
         }
     }
@@ -46,6 +55,7 @@ pub struct ValidationCache {
     generation: AtomicU64,
     live: AtomicBool,
     max_entries: usize,
+    many_per_user: bool,
 }
 
 impl ValidationCache {
@@ -57,7 +67,14 @@ impl ValidationCache {
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
             max_entries: max_entries.max(1),
+            many_per_user: false,
         }
+    }
+
+    /// Keeps several sessions per user (`multiple` mode) instead of the latest one.
+    pub fn with_many_per_user(mut self) -> Self {
+        self.many_per_user = true;
+        self
     }
 
     /// True while the invalidation channel is subscribed and healthy.
@@ -65,13 +82,14 @@ impl ValidationCache {
         self.live.load(Ordering::Acquire)
     }
 
-    /// The claims of `token` if it is a cached, unexpired session.
-    pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
+    /// The cached session of `token` if it has not ended.
+    pub fn get(&self, token: &str) -> Option<Arc<Cached>> {
         if !self.is_live() {
             return None;
         }
-        let claims = self.entries.read().ok()?.by_token.get(token).cloned()?;
-        (claims.exp > now_secs()).then_some(claims)
+        let cached = self.entries.read().ok()?.by_token.get(token).cloned()?;
+        let now = now_secs();
+        (cached.claims.exp > now && cached.ends_at > now).then_some(cached)
     }
 
     /// Read before asking Redis; pass to [`ValidationCache::insert`] after.
@@ -81,7 +99,7 @@ impl ValidationCache {
 
     /// Remembers a session Redis confirmed, unless any invalidation arrived since
     /// `generation` was read (it might concern this very session).
-    pub fn insert(&self, generation: u64, token: &str, claims: &Claims) {
+    pub fn insert(&self, generation: u64, token: &str, claims: &Claims, ends_at: i64) {
         if !self.is_live() {
             return;
         }
@@ -89,14 +107,22 @@ impl ValidationCache {
             if self.generation.load(Ordering::Acquire) != generation {
                 return;
             }
-            entries.remove_user(&claims.sub);
+            if !self.many_per_user {
+                entries.remove_user(&claims.sub);
+            }
             if entries.by_token.len() >= self.max_entries {
                 entries.clear();
             }
-            entries.by_user.insert(claims.sub.clone(), token.to_owned());
             entries
-                .by_token
-                .insert(token.to_owned(), Arc::new(claims.clone()));
+                .by_user
+                .entry(claims.sub.clone())
+                .or_default()
+                .push(token.to_owned());
+            let cached = Cached {
+                claims: claims.clone(),
+                ends_at: ends_at.min(claims.exp),
+            };
+            entries.by_token.insert(token.to_owned(), Arc::new(cached));
         }
     }
 
@@ -205,6 +231,9 @@ mod tests {
             iat: now,
             exp: now + exp_in,
             jti: "j".into(),
+            sid: "s".into(),
+            ip: None,
+            ua: None,
             iss: "i".into(),
             aud: "a".into(),
         }
@@ -214,30 +243,30 @@ mod tests {
     fn serves_only_while_live_and_never_across_an_invalidation() {
         let cache = ValidationCache::new(10);
         let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60));
+        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
         assert!(cache.get("t1").is_none(), "not live: nothing cached");
         cache.go_live();
         let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60));
+        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
         assert_eq!(
-            cache.get("t1").map(|c| c.sub.clone()).as_deref(),
+            cache.get("t1").map(|c| c.claims.sub.clone()).as_deref(),
             Some("u1")
         );
         assert!(cache.get("t2").is_none());
         // A new session for the same user replaces the old one.
         let g = cache.generation();
-        cache.insert(g, "t1b", &claims("u1", 60));
+        cache.insert(g, "t1b", &claims("u1", 60), i64::MAX);
         assert!(cache.get("t1").is_none());
         assert!(cache.get("t1b").is_some());
         // An invalidation between the Redis read and the insert wins.
         let g = cache.generation();
         cache.invalidate("u2");
-        cache.insert(g, "t3", &claims("u3", 60));
+        cache.insert(g, "t3", &claims("u3", 60), i64::MAX);
         assert!(cache.get("t3").is_none());
         cache.invalidate("u1");
         assert!(cache.get("t1b").is_none());
         let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60));
+        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
         cache.drop_all();
         assert!(cache.get("t1").is_none());
         assert!(!cache.is_live());
@@ -248,7 +277,7 @@ mod tests {
         let cache = ValidationCache::new(10);
         cache.go_live();
         let g = cache.generation();
-        cache.insert(g, "old", &claims("u", -1));
+        cache.insert(g, "old", &claims("u", -1), i64::MAX);
         assert!(cache.get("old").is_none());
     }
 
@@ -258,7 +287,7 @@ mod tests {
         cache.go_live();
         for i in 0..5 {
             let g = cache.generation();
-            cache.insert(g, &format!("t{i}"), &claims(&format!("u{i}"), 60));
+            cache.insert(g, &format!("t{i}"), &claims(&format!("u{i}"), 60), i64::MAX);
         }
         assert!(cache.entries.read().map(|e| e.by_token.len()).unwrap_or(0) <= 2);
         assert!(cache.get("t4").is_some());

@@ -35,7 +35,11 @@ pub enum ErrorCode {
     TooManyRequests,
     /// A dependency did not answer in time.
     ServiceUnavailable,
-    /// No such route.
+    /// An admin endpoint with a token that is not `admin.token`.
+    Forbidden,
+    /// `multiple` mode, `when_full = deny`, and the user holds the maximum.
+    TooManySessions,
+    /// No such route, or a session id that is not the caller's.
     NotFound,
     /// The route exists but not for this method.
     MethodNotAllowed,
@@ -61,6 +65,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::TooManyRequests => "too_many_requests",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::Forbidden => "forbidden",
+            Self::TooManySessions => "too_many_sessions",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::InternalError => "internal_error",
@@ -79,7 +85,8 @@ impl ErrorCode {
             | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InvalidEmail | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::TooManySessions => StatusCode::CONFLICT,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +114,10 @@ impl ErrorCode {
             Self::TooManyRequests => "Too many failed logins; try again later.",
             Self::ServiceUnavailable => {
                 "A backing service did not answer in time; try again shortly."
+            }
+            Self::Forbidden => "This endpoint needs the admin token.",
+            Self::TooManySessions => {
+                "This account has the most sessions allowed; sign out another one first."
             }
             Self::NotFound => "There is nothing at this path.",
             Self::MethodNotAllowed => "This path does not accept that method.",

@@ -32,6 +32,9 @@ pub struct IntrospectResponse {
     /// The user's id, when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The session's id, when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// The user's email, when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -82,9 +85,10 @@ impl From<&Session> for IntrospectResponse {
         Self {
             active: true,
             user_id: Some(session.user_id.clone()),
+            session_id: Some(session.session_id.clone()),
             email: Some(session.email.clone()),
             iat: Some(session.issued_at),
-            exp: Some(session.expires_at),
+            exp: Some(session.absolute_expires_at),
         }
     }
 }
@@ -106,6 +110,7 @@ impl IntrospectResponse {
         Self {
             active: false,
             user_id: None,
+            session_id: None,
             email: None,
             iat: None,
             exp: None,
@@ -118,14 +123,17 @@ impl IntrospectResponse {
             Self {
                 active: true,
                 user_id: Some(user_id),
+                session_id,
                 email: Some(email),
                 iat: Some(issued_at),
                 exp: Some(expires_at),
             } => Introspected::Active(Session {
                 user_id,
+                session_id: session_id.unwrap_or_default(),
                 email,
                 issued_at,
                 expires_at,
+                absolute_expires_at: expires_at,
                 token,
             }),
             Self { active: false, .. } => Introspected::Inactive,
@@ -142,9 +150,11 @@ mod tests {
     fn a_session_round_trips_through_the_wire_types() {
         let session = Session {
             user_id: "0123456789abcdef01234567".into(),
+            session_id: "s".repeat(22),
             email: "ada@example.com".into(),
             issued_at: 1,
             expires_at: 2,
+            absolute_expires_at: 2,
             token: "t".into(),
         };
         let answer = IntrospectResponse::from(&session);
@@ -160,9 +170,11 @@ mod tests {
             email: None,
             ..IntrospectResponse::from(&Session {
                 user_id: "u".into(),
+                session_id: String::new(),
                 email: "e".into(),
                 issued_at: 1,
                 expires_at: 2,
+                absolute_expires_at: 2,
                 token: String::new(),
             })
         };

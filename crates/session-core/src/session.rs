@@ -5,12 +5,17 @@
 pub struct Session {
     /// The user's id (24 lowercase hex characters).
     pub user_id: String,
+    /// The session's own id (claim `sid`).
+    pub session_id: String,
     /// The user's email.
     pub email: String,
     /// Issued at, seconds since the Unix epoch.
     pub issued_at: i64,
-    /// Expires at, seconds since the Unix epoch.
+    /// When the session ends if nothing more happens (idle deadline or `exp`,
+    /// whichever is first), seconds since the Unix epoch.
     pub expires_at: i64,
+    /// The token's `exp`: nothing extends the session past it.
+    pub absolute_expires_at: i64,
     /// The token this session is, as held in Redis (empty when only introspected by userId).
     pub token: String,
 }
@@ -19,6 +24,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
             .field("issued_at", &self.issued_at)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()

@@ -27,6 +27,10 @@ pool_size = 32
 ttl_seconds = 43200
 key_prefix = "session:"
 accept_user_id_header = false
+per_user = "single"
+max_per_user = 10
+when_full = "evict_oldest"
+idle_timeout_seconds = 0
 
 [jwt]
 secret = "dev-only-secret-change-me-0123456789abcdef"
@@ -82,6 +86,44 @@ pub struct SessionSettings {
     /// Seed mode: accept a bare userId as the credential (trusted networks only).
     #[serde(default)]
     pub accept_user_id_header: bool,
+    /// One session per user (the seed's model) or one per login.
+    #[serde(default)]
+    pub per_user: PerUser,
+    /// `multiple` mode: most live sessions a user may hold (1 to 1,000).
+    #[serde(default = "default_max_per_user")]
+    pub max_per_user: u32,
+    /// `multiple` mode: what a login beyond `max_per_user` does.
+    #[serde(default)]
+    pub when_full: WhenFull,
+    /// A session unused this long ends (0: never); at most `ttl_seconds`.
+    #[serde(default)]
+    pub idle_timeout_seconds: u64,
+}
+
+fn default_max_per_user() -> u32 {
+    10
+}
+
+/// How many sessions a user holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerUser {
+    /// One session per user; logging in again returns it (the seed's model).
+    #[default]
+    Single,
+    /// One session per login (per device), each with its own id.
+    Multiple,
+}
+
+/// What a login does when the user already holds `max_per_user` sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// The oldest session ends.
+    #[default]
+    EvictOldest,
+    /// The login is refused with `409 too_many_sessions`.
+    Deny,
 }
 
 /// The signing algorithm sessions are issued with.
@@ -212,6 +254,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "session.ttl_seconds",
     "session.key_prefix",
     "session.accept_user_id_header",
+    "session.per_user",
+    "session.max_per_user",
+    "session.when_full",
+    "session.idle_timeout_seconds",
+    "admin.token",
     "jwt.secret",
     "jwt.issuer",
     "jwt.audience",
@@ -366,8 +413,28 @@ impl InternalSettings {
 }
 
 impl SessionSettings {
-    /// Refuses a zero lifetime or an empty key prefix.
+    /// Refuses a zero lifetime, an empty key prefix, a per-user maximum outside 1 to
+    /// 1,000, an idle timeout above the absolute lifetime, and seed mode with
+    /// `multiple`.
     pub fn check(&self) -> Result<(), SettingsError> {
+        if !(1..=1000).contains(&self.max_per_user) {
+            return Err(SettingsError::OutOfRange {
+                key: "session.max_per_user",
+                allowed: "between 1 and 1000",
+            });
+        }
+        if self.idle_timeout_seconds > self.ttl_seconds {
+            return Err(SettingsError::OutOfRange {
+                key: "session.idle_timeout_seconds",
+                allowed: "at most session.ttl_seconds (the absolute lifetime)",
+            });
+        }
+        if self.accept_user_id_header && self.per_user == PerUser::Multiple {
+            return Err(SettingsError::Conflict {
+                key: "session.accept_user_id_header",
+                other: "session.per_user = multiple (seed mode finds a session by userId alone, so it needs single)",
+            });
+        }
         if self.ttl_seconds == 0 {
             return Err(SettingsError::OutOfRange {
                 key: "session.ttl_seconds",

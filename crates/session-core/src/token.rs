@@ -28,6 +28,40 @@ pub struct Claims {
     pub iss: String,
     /// Audience.
     pub aud: String,
+    /// The session's own id (22 URL-safe base64 characters, 128 random bits); empty
+    /// in tokens issued before sessions had ids.
+    #[serde(default)]
+    pub sid: String,
+    /// `single` mode: the client's IP at login, for `GET /sessions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// `single` mode: the client's User-Agent at login, for `GET /sessions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ua: Option<String>,
+}
+
+/// Where a session was opened from, as recorded for `GET /sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's IP address.
+    pub ip: Option<String>,
+    /// The client's User-Agent, at most 256 characters.
+    pub user_agent: Option<String>,
+}
+
+/// A new session id: 128 random bits as 22 URL-safe base64 characters.
+pub fn new_session_id() -> Result<String, TokenError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| TokenError::Signing)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// True for a string shaped like a session id (22 URL-safe base64 characters).
+pub fn is_session_id(s: &str) -> bool {
+    s.len() == 22
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub use crate::error::TokenError;
@@ -159,12 +193,25 @@ impl TokenCodec {
         })
     }
 
-    /// Issues a token for `user_id` that lives `ttl_seconds` from now.
+    /// Issues a token for `user_id` that lives `ttl_seconds` from now, with a new
+    /// session id.
     pub fn issue(
         &self,
         user_id: &str,
         email: &str,
         ttl_seconds: u64,
+    ) -> Result<(String, Claims), TokenError> {
+        self.issue_from(user_id, email, ttl_seconds, Origin::default())
+    }
+
+    /// Like [`TokenCodec::issue`], recording `origin` in the token (`single` mode keeps
+    /// no other record of it).
+    pub fn issue_from(
+        &self,
+        user_id: &str,
+        email: &str,
+        ttl_seconds: u64,
+        origin: Origin,
     ) -> Result<(String, Claims), TokenError> {
         let (header, key) = self.signer.as_ref().ok_or(TokenError::Signing)?;
         let iat = chrono::Utc::now().timestamp();
@@ -177,6 +224,9 @@ impl TokenCodec {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            sid: new_session_id()?,
+            ip: origin.ip,
+            ua: origin.user_agent,
         };
         let token = jsonwebtoken::encode(header, &claims, key).map_err(|_| TokenError::Signing)?;
         Ok((token, claims))

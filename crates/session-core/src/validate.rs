@@ -6,16 +6,19 @@ use crate::cache::ValidationCache;
 use crate::credential::{Credential, constant_time_eq};
 use crate::error::AuthError;
 use crate::session::Session;
-use crate::store::SessionStore;
+use crate::settings::PerUser;
+use crate::store::{SessionStore, token_digest};
 use crate::token::{Claims, KeyRefresher, TokenCodec, TokenError};
 
-fn session_from(claims: Claims, token: String) -> Session {
+fn session_from(claims: Claims, token: String, ends_at: i64) -> Session {
     Session {
         token,
         user_id: claims.sub,
+        session_id: claims.sid,
         email: claims.email,
         issued_at: claims.iat,
-        expires_at: claims.exp,
+        expires_at: ends_at.min(claims.exp),
+        absolute_expires_at: claims.exp,
     }
 }
 
@@ -83,41 +86,56 @@ impl LocalValidator {
         match credential {
             Credential::Bearer(token) => {
                 let cache = self.cache.as_deref();
-                if let Some(claims) = cache.and_then(|c| c.get(token)) {
-                    return Ok(session_from(Claims::clone(&claims), token.clone()));
+                if let Some(cached) = cache.and_then(|c| c.get(token)) {
+                    return Ok(session_from(
+                        cached.claims.clone(),
+                        token.clone(),
+                        cached.ends_at,
+                    ));
                 }
                 let claims = self.decode(token).await?;
                 let generation = cache.map(ValidationCache::generation);
-                let stored = self.store.get(&claims.sub).await.inspect_err(|_| {
-                    if let Some(cache) = cache {
-                        cache.forget_all();
-                    }
-                })?;
-                match stored {
-                    None => Err(AuthError::SessionNotFound),
-                    Some(stored) if constant_time_eq(&stored, token) => {
-                        if let (Some(cache), Some(generation)) = (cache, generation) {
-                            cache.insert(generation, &stored, &claims);
+                let held = self
+                    .store
+                    .held(&claims.sub, &claims.sid)
+                    .await
+                    .inspect_err(|_| {
+                        if let Some(cache) = cache {
+                            cache.forget_all();
                         }
-                        Ok(session_from(claims, stored))
-                    }
-                    Some(_) => Err(AuthError::SessionRevoked),
+                    })?;
+                let Some(held) = held else {
+                    return Err(AuthError::SessionNotFound);
+                };
+                // `multiple` mode keeps the token's digest, never the token.
+                let matches = match self.store.per_user() {
+                    PerUser::Single => constant_time_eq(&held.secret, token),
+                    PerUser::Multiple => constant_time_eq(&held.secret, &token_digest(token)),
+                };
+                if !matches {
+                    return Err(AuthError::SessionRevoked);
                 }
+                let ends_at = held.ends_at.unwrap_or(claims.exp);
+                if let (Some(cache), Some(generation)) = (cache, generation) {
+                    cache.insert(generation, token, &claims, ends_at);
+                }
+                Ok(session_from(claims, token.clone(), ends_at))
             }
             Credential::UserId(user_id) => {
                 if !self.accept_user_id {
                     return Err(AuthError::InvalidToken);
                 }
-                let stored = self
+                let held = self
                     .store
-                    .get(user_id)
+                    .held(user_id, "")
                     .await?
                     .ok_or(AuthError::SessionNotFound)?;
-                let claims = self.decode(&stored).await?;
+                let claims = self.decode(&held.secret).await?;
                 if claims.sub != *user_id {
                     return Err(AuthError::InvalidToken);
                 }
-                Ok(session_from(claims, stored))
+                let ends_at = held.ends_at.unwrap_or(claims.exp);
+                Ok(session_from(claims, held.secret, ends_at))
             }
         }
     }

@@ -3,6 +3,9 @@
 use std::sync::Arc;
 
 use session_core::session::now_secs;
+use session_core::settings::PerUser;
+use session_core::store::{NewSession, Opened, SessionRecord};
+use session_core::token::{Origin, is_session_id};
 use session_core::{
     AuthError, Credential, LocalValidator, Session, SessionStore, StoreError, TokenCodec,
 };
@@ -29,6 +32,12 @@ pub enum AccountError {
     /// Unknown email or wrong password (never told apart).
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// `multiple` mode with `when_full = deny`: the user holds the maximum.
+    #[error("too many sessions")]
+    TooManySessions,
+    /// No such session among the caller's (or no such user).
+    #[error("not found")]
+    NotFound,
     /// Too many failed logins; retry after this many seconds.
     #[error("too many requests")]
     TooManyRequests(u64),
@@ -106,6 +115,15 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     Ok(email)
 }
 
+/// A userId from a path: 24 hex characters, lowercased; else `NotFound`.
+fn checked_user_id(raw: &str) -> Result<String, AccountError> {
+    if session_core::credential::is_user_id(raw) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(AccountError::NotFound)
+    }
+}
+
 /// Checks a sign-up password's length in bytes (8 to 72).
 pub fn check_password(password: &str) -> Result<(), AccountError> {
     if (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&password.len()) {
@@ -120,6 +138,8 @@ pub fn check_password(password: &str) -> Result<(), AccountError> {
 pub struct LoginOutcome {
     /// The user's id.
     pub user_id: String,
+    /// The session's id.
+    pub session_id: String,
     /// The session token.
     pub token: String,
     /// Expiry, seconds since the Unix epoch.
@@ -195,11 +215,11 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-        client_ip: Option<&str>,
+        origin: Origin,
     ) -> Result<LoginOutcome, AccountError> {
         // An address that is no email can belong to no user; it still pays a verify below.
         let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let attempt = self.throttle.begin(&email, client_ip).await?;
+        let attempt = self.throttle.begin(&email, origin.ip.as_deref()).await?;
         let checked = self.check_password(&email, password.clone()).await;
         let (user, verified) = match checked {
             Ok(checked) => checked,
@@ -219,7 +239,7 @@ impl Accounts {
             self.rehash(&user, password).await;
         }
         let user_id = user.id.to_hex();
-        let outcome = self.open_session(&user_id, &user.email).await?;
+        let outcome = self.open_session(&user_id, &user.email, origin).await?;
         tracing::info!(user_id = %user_id, reused = outcome.reused, "login");
         Ok(outcome)
     }
@@ -249,41 +269,63 @@ impl Accounts {
         }
     }
 
-    /// Creates the session or returns the live one; a stored token that no longer
-    /// verifies (signed with a retired key) is replaced atomically.
-    async fn open_session(&self, user_id: &str, email: &str) -> Result<LoginOutcome, AccountError> {
+    /// Opens a session: a new one, or in `single` mode the live one; a stored token
+    /// that no longer verifies (signed with a retired key) is replaced atomically.
+    async fn open_session(
+        &self,
+        user_id: &str,
+        email: &str,
+        origin: Origin,
+    ) -> Result<LoginOutcome, AccountError> {
         let ttl = self.store.ttl_seconds();
+        // `single` mode has no record but the token for where a session came from.
+        let in_token = match self.store.per_user() {
+            PerUser::Single => origin.clone(),
+            PerUser::Multiple => Origin::default(),
+        };
         for _ in 0..3 {
             let (token, claims) = self
                 .codec
-                .issue(user_id, email, ttl)
+                .issue_from(user_id, email, ttl, in_token.clone())
                 .map_err(|_| AccountError::Internal)?;
-            let stored = self.store.create_or_reuse(user_id, &token).await?;
-            if !stored.reused {
-                return Ok(LoginOutcome {
-                    user_id: user_id.to_owned(),
-                    token,
-                    expires_at: claims.exp,
-                    reused: false,
-                });
-            }
-            match self.codec.decode(&stored.token) {
-                Ok(existing) => {
+            let new = NewSession {
+                user_id,
+                session_id: &claims.sid,
+                token: &token,
+                created_at: claims.iat,
+                absolute_expires_at: claims.exp,
+                origin: &origin,
+            };
+            let fresh = |token: String| LoginOutcome {
+                user_id: user_id.to_owned(),
+                session_id: claims.sid.clone(),
+                token,
+                expires_at: self.store.idle_deadline(claims.exp),
+                reused: false,
+            };
+            let existing = match self.store.open(&new).await? {
+                Opened::Created { evicted } => {
+                    if evicted > 0 {
+                        tracing::info!(evicted, "oldest sessions ended to make room");
+                    }
+                    return Ok(fresh(token));
+                }
+                Opened::Full => return Err(AccountError::TooManySessions),
+                Opened::Reused { token } => token,
+            };
+            match self.codec.decode(&existing) {
+                Ok(live) => {
                     return Ok(LoginOutcome {
                         user_id: user_id.to_owned(),
-                        token: stored.token,
-                        expires_at: existing.exp,
+                        session_id: live.sid,
+                        token: existing,
+                        expires_at: self.store.idle_deadline(live.exp),
                         reused: true,
                     });
                 }
                 Err(_) => {
-                    if self.store.replace(user_id, &stored.token, &token).await? {
-                        return Ok(LoginOutcome {
-                            user_id: user_id.to_owned(),
-                            token,
-                            expires_at: claims.exp,
-                            reused: false,
-                        });
+                    if self.store.replace(user_id, &existing, &token).await? {
+                        return Ok(fresh(token));
                     }
                 }
             }
@@ -291,10 +333,14 @@ impl Accounts {
         Err(AccountError::Unavailable)
     }
 
-    /// Ends the session if Redis still holds its token.
+    /// Ends the presented session if Redis still holds it.
     #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
     pub async fn log_out(&self, session: &Session) -> Result<(), AccountError> {
-        if self.store.revoke(&session.user_id, &session.token).await? {
+        if self
+            .store
+            .end(&session.user_id, &session.session_id, &session.token)
+            .await?
+        {
             tracing::info!("logout");
             Ok(())
         } else {
@@ -302,14 +348,174 @@ impl Accounts {
         }
     }
 
+    /// The user's live sessions, newest first (`single` mode: the one).
+    #[tracing::instrument(skip_all)]
+    pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, AccountError> {
+        if self.store.per_user() == PerUser::Multiple {
+            return Ok(self.store.list(user_id).await?);
+        }
+        let Some(held) = self.store.held(user_id, "").await? else {
+            return Ok(Vec::new());
+        };
+        Ok(match self.codec.decode(&held.secret) {
+            Ok(claims) => vec![SessionRecord {
+                session_id: claims.sid,
+                created_at: claims.iat,
+                expires_at: held.ends_at.unwrap_or(claims.exp).min(claims.exp),
+                absolute_expires_at: claims.exp,
+                origin: Origin {
+                    ip: claims.ip,
+                    user_agent: claims.ua,
+                },
+            }],
+            Err(_) => Vec::new(),
+        })
+    }
+
+    /// Ends one of the caller's sessions by id; `NotFound` when it is not one of theirs.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    pub async fn end_session(
+        &self,
+        caller: &Session,
+        session_id: &str,
+    ) -> Result<(), AccountError> {
+        if !is_session_id(session_id) {
+            return Err(AccountError::NotFound);
+        }
+        let ended = match self.store.per_user() {
+            PerUser::Multiple => {
+                self.store
+                    .end_by_id(&caller.user_id, session_id, "")
+                    .await?
+            }
+            PerUser::Single => {
+                let held = self.store.held(&caller.user_id, "").await?;
+                match held {
+                    Some(held)
+                        if self
+                            .codec
+                            .decode(&held.secret)
+                            .is_ok_and(|c| c.sid == session_id) =>
+                    {
+                        self.store.revoke(&caller.user_id, &held.secret).await?
+                    }
+                    _ => false,
+                }
+            }
+        };
+        if ended {
+            tracing::info!("session ended by its owner");
+            Ok(())
+        } else {
+            Err(AccountError::NotFound)
+        }
+    }
+
+    /// Ends every session of the caller but the presented one.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    pub async fn log_out_others(&self, caller: &Session) -> Result<u64, AccountError> {
+        Ok(self
+            .store
+            .end_all(&caller.user_id, Some(&caller.session_id))
+            .await?)
+    }
+
+    /// Ends every session of the caller, the presented one too.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    pub async fn log_out_all(&self, caller: &Session) -> Result<u64, AccountError> {
+        Ok(self.store.end_all(&caller.user_id, None).await?)
+    }
+
+    /// Pushes the presented session's idle deadline forward; the new end.
+    #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
+    pub async fn refresh(&self, session: &Session) -> Result<i64, AccountError> {
+        self.store
+            .touch(
+                &session.user_id,
+                &session.session_id,
+                &session.token,
+                session.absolute_expires_at,
+            )
+            .await?
+            .ok_or(AccountError::Auth(AuthError::SessionNotFound))
+    }
+
+    /// Changes the caller's password (throttled like login; the new one obeys the
+    /// sign-up rules) and ends every other session of theirs.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    pub async fn change_password(
+        &self,
+        caller: &Session,
+        current: String,
+        new: String,
+        ip: Option<&str>,
+    ) -> Result<(), AccountError> {
+        check_password(&new)?;
+        let id = mongodb::bson::oid::ObjectId::parse_str(&caller.user_id)
+            .map_err(|_| AccountError::Auth(AuthError::InvalidToken))?;
+        let user = self
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AccountError::Auth(AuthError::SessionNotFound))?;
+        let attempt = self.throttle.begin(&user.email, ip).await?;
+        let verified = match self
+            .passwords
+            .verify(current, Some(user.password_hash.clone()))
+            .await
+        {
+            Ok(verified) => verified,
+            Err(err) => {
+                self.throttle.abandon(attempt).await;
+                return Err(err.into());
+            }
+        };
+        if !verified {
+            self.throttle.failed(attempt).await?;
+            return Err(AccountError::InvalidCredentials);
+        }
+        self.throttle.succeeded(attempt).await;
+        let hash = self.passwords.hash(new).await?;
+        self.users.update_password_hash(user.id, &hash).await?;
+        let ended = self
+            .store
+            .end_all(&caller.user_id, Some(&caller.session_id))
+            .await?;
+        tracing::info!(ended, "password changed; other sessions ended");
+        Ok(())
+    }
+
+    /// Admin: a user's live sessions.
+    pub async fn admin_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, AccountError> {
+        self.sessions(&checked_user_id(user_id)?).await
+    }
+
+    /// Admin: ends every session of a user.
+    #[tracing::instrument(skip_all)]
+    pub async fn admin_end_sessions(&self, user_id: &str) -> Result<u64, AccountError> {
+        let user_id = checked_user_id(user_id)?;
+        let ended = self.store.end_all(&user_id, None).await?;
+        tracing::info!(ended, "sessions ended by an admin");
+        Ok(ended)
+    }
+
     /// Answers whether a token (or, for seed-mode callers, a userId) is a live session.
     #[tracing::instrument(skip_all)]
     pub async fn introspect(&self, credential: &Credential) -> Result<Introspection, AccountError> {
         match self.introspector.validate(credential).await {
-            Ok(session) => Ok(Introspection::Active(session)),
+            Ok(session) => Ok(Introspection::Active(self.used(session).await?)),
             Err(AuthError::Unavailable) => Err(AccountError::Unavailable),
             Err(_) => Ok(Introspection::Inactive),
         }
+    }
+
+    /// Counts a request of the auth-service's as use of `session` (idle timeout): its
+    /// idle deadline moves forward; the session with its new end.
+    pub async fn used(&self, mut session: Session) -> Result<Session, AccountError> {
+        if self.store.idle_seconds() > 0 && !session.token.is_empty() {
+            session.expires_at = self.refresh(&session).await?;
+        }
+        Ok(session)
     }
 
     /// Seconds left before `expires_at`, never negative.

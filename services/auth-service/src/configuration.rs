@@ -1,6 +1,6 @@
 //! The auth-service's settings: the contract's keys, layered with the `config` crate.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use session_core::settings::{
     self, InternalSettings, JwtSettings, RedisSettings, ServerSettings, SessionSettings,
@@ -48,6 +48,17 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// The token internal callers present on `/introspect`.
     pub internal: InternalSettings,
+    /// The admin endpoints' token.
+    #[serde(default)]
+    pub admin: AdminSettings,
+}
+
+/// The admin endpoints' secret: its own, never the internal token.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdminSettings {
+    /// `Authorization: Bearer <token>` on `/admin/...`; unset, they answer 403.
+    #[serde(default)]
+    pub token: Option<SecretString>,
 }
 
 /// MongoDB connection settings.
@@ -97,6 +108,22 @@ impl Settings {
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.jwt.check(production)?;
         self.internal.check(production)?;
+        if let Some(token) = &self.admin.token {
+            let token = token.expose_secret();
+            if token.len() < 32 {
+                return Err(SettingsError::TooShort {
+                    key: "admin.token",
+                    min_bytes: 32,
+                });
+            }
+            let development = token.contains(settings::PLACEHOLDER_MARK)
+                || token == settings::DEV_INTERNAL_TOKEN
+                || token == settings::DEV_JWT_SECRET
+                || token == self.internal.token.expose_secret();
+            if production && development {
+                return Err(SettingsError::DevelopmentValue { key: "admin.token" });
+            }
+        }
         self.session.check()?;
         if !(4..=31).contains(&self.password.bcrypt_cost) {
             return Err(SettingsError::OutOfRange {

@@ -40,6 +40,8 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidEmail => ErrorCode::InvalidEmail,
             AccountError::WeakPassword => ErrorCode::WeakPassword,
             AccountError::EmailTaken => ErrorCode::EmailTaken,
+            AccountError::TooManySessions => ErrorCode::TooManySessions,
+            AccountError::NotFound => ErrorCode::NotFound,
             AccountError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AccountError::TooManyRequests(secs) => {
                 return Self {

@@ -13,7 +13,7 @@ use crate::accounts::Accounts;
 use crate::configuration::Settings;
 use crate::password::Passwords;
 use crate::routes;
-use crate::routes::InternalToken;
+use crate::routes::{AdminToken, InternalToken};
 use crate::throttle::Throttle;
 use crate::users::UserRepository;
 
@@ -80,10 +80,12 @@ impl Application {
         let codec_data = web::Data::from(codec_for_jwks);
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
+        let admin = web::Data::new(AdminToken(settings.admin.token.clone()));
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
             cfg.app_data(accounts.clone())
                 .app_data(validator.clone())
                 .app_data(internal.clone())
+                .app_data(admin.clone())
                 .app_data(codec_data.clone())
                 .configure(routes::config);
         })?;

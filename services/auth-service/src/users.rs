@@ -136,7 +136,15 @@ impl UserRepository {
             .map_err(|e| Self::unavailable("find", &e))
     }
 
-    /// Replaces a user's password hash (used when the bcrypt cost was raised).
+    /// The user with this id, if any.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_by_id(&self, id: ObjectId) -> Result<Option<User>, UserError> {
+        self.bounded("find", self.users.find_one(doc! { "_id": id }))
+            .await?
+            .map_err(|e| Self::unavailable("find", &e))
+    }
+
+    /// Replaces a user's password hash (a password change, or a raised bcrypt cost).
     #[tracing::instrument(skip_all)]
     pub async fn update_password_hash(&self, id: ObjectId, hash: &str) -> Result<(), UserError> {
         self.bounded(

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::client::{IntrospectionClient, JwksFetcher};
 use session_core::http::{BoundServer, serve};
-use session_core::settings::JwtAlgorithm;
+use session_core::settings::{JwtAlgorithm, PerUser};
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::configuration::{Settings, ValidationMode};
@@ -37,8 +37,11 @@ impl Application {
                 let channel = store.invalidation_channel().to_owned();
                 let mut local = LocalValidator::new(codec.clone(), store, seed);
                 if settings.validation.cache {
-                    let cache =
-                        Arc::new(ValidationCache::new(settings.validation.cache_max_entries));
+                    let mut cache = ValidationCache::new(settings.validation.cache_max_entries);
+                    if settings.session.per_user == PerUser::Multiple {
+                        cache = cache.with_many_per_user();
+                    }
+                    let cache = Arc::new(cache);
                     let client = redis::Client::open(settings.redis.url.expose_secret())
                         .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;
                     spawn_listener(

@@ -195,6 +195,9 @@ fn forge_expired(user: &str) -> String {
         iat: now - 100,
         exp: now - 50,
         jti: "x".into(),
+        sid: "s".into(),
+        ip: None,
+        ua: None,
         iss: "session-store".into(),
         aud: "session-store".into(),
     };

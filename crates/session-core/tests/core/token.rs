@@ -45,6 +45,9 @@ fn claims() -> Claims {
         iat: now,
         exp: now + 600,
         jti: "j".into(),
+        sid: "s".into(),
+        ip: None,
+        ua: None,
         iss: "session-store".into(),
         aud: "session-store".into(),
     }

@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
 use session_core::Session;
 use session_core::session::rfc3339;
+use session_core::token::Origin;
 
 use crate::accounts::Accounts;
 use crate::error::ApiError;
@@ -29,6 +30,7 @@ struct SignedUp {
 #[serde(rename_all = "camelCase")]
 struct LoggedIn {
     user_id: String,
+    session_id: String,
     token: String,
     token_type: &'static str,
     expires_at: String,
@@ -40,12 +42,43 @@ struct LoggedIn {
 #[serde(rename_all = "camelCase")]
 struct SessionInfo {
     user_id: String,
+    session_id: String,
     email: String,
     issued_at: String,
     expires_at: String,
+    absolute_expires_at: String,
 }
 
-fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+/// A session's id and ends, as `/session/refresh` answers them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Refreshed {
+    user_id: String,
+    session_id: String,
+    expires_at: String,
+    absolute_expires_at: String,
+}
+
+/// The most characters of a User-Agent recorded for `GET /sessions`.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Where a request comes from: the socket's peer address and the User-Agent (cut).
+pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(MAX_USER_AGENT_CHARS).collect());
+    Origin {
+        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent,
+    }
+}
+
+pub(crate) fn no_store(
+    mut builder: actix_web::HttpResponseBuilder,
+) -> actix_web::HttpResponseBuilder {
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder.insert_header((header::PRAGMA, "no-cache"));
     builder
@@ -75,10 +108,10 @@ pub async fn log_in(
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { email, password } = body.into_inner();
-    let ip = req.peer_addr().map(|addr| addr.ip().to_string());
-    let outcome = accounts.log_in(&email, password, ip.as_deref()).await?;
+    let outcome = accounts.log_in(&email, password, origin_of(&req)).await?;
     Ok(no_store(HttpResponse::Ok()).json(LoggedIn {
         user_id: outcome.user_id,
+        session_id: outcome.session_id,
         token: outcome.token,
         token_type: "Bearer",
         expires_at: rfc3339(outcome.expires_at),
@@ -99,11 +132,32 @@ pub async fn log_out(
 
 /// `GET /session`: who the presented session belongs to and when it ends.
 #[tracing::instrument(skip_all)]
-pub async fn session(session: Session) -> HttpResponse {
-    no_store(HttpResponse::Ok()).json(SessionInfo {
+pub async fn session(
+    accounts: web::Data<Accounts>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
+    let session = accounts.used(session).await?;
+    Ok(no_store(HttpResponse::Ok()).json(SessionInfo {
         user_id: session.user_id,
+        session_id: session.session_id,
         email: session.email,
         issued_at: rfc3339(session.issued_at),
         expires_at: rfc3339(session.expires_at),
-    })
+        absolute_expires_at: rfc3339(session.absolute_expires_at),
+    }))
+}
+
+/// `POST /session/refresh`: pushes the idle deadline forward; the token stays the same.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    accounts: web::Data<Accounts>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
+    let expires_at = accounts.refresh(&session).await?;
+    Ok(no_store(HttpResponse::Ok()).json(Refreshed {
+        user_id: session.user_id,
+        session_id: session.session_id,
+        expires_at: rfc3339(expires_at),
+        absolute_expires_at: rfc3339(session.absolute_expires_at),
+    }))
 }

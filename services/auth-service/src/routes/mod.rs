@@ -4,9 +4,11 @@ mod account;
 mod health;
 mod introspect;
 mod jwks;
+mod sessions;
 
 pub use account::Credentials;
 pub use introspect::InternalToken;
+pub use sessions::AdminToken;
 
 use actix_web::web;
 use session_core::http::resource;
@@ -17,6 +19,17 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(resource("/login").route(web::post().to(account::log_in)))
         .service(resource("/logout").route(web::post().to(account::log_out)))
         .service(resource("/session").route(web::get().to(account::session)))
+        .service(resource("/session/refresh").route(web::post().to(account::refresh)))
+        .service(resource("/sessions").route(web::get().to(sessions::list)))
+        .service(resource("/sessions/{session_id}").route(web::delete().to(sessions::end_one)))
+        .service(resource("/logout/others").route(web::post().to(sessions::log_out_others)))
+        .service(resource("/logout/all").route(web::post().to(sessions::log_out_all)))
+        .service(resource("/password").route(web::post().to(sessions::change_password)))
+        .service(
+            resource("/admin/users/{user_id}/sessions")
+                .route(web::get().to(sessions::admin_list))
+                .route(web::delete().to(sessions::admin_end)),
+        )
         .service(resource("/introspect").route(web::post().to(introspect::introspect)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .service(resource("/health/live").route(web::get().to(session_core::http::live)))
