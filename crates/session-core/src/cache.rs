@@ -113,11 +113,11 @@ impl ValidationCache {
             if entries.by_token.len() >= self.max_entries {
                 entries.clear();
             }
-            entries
-                .by_user
-                .entry(claims.sub.clone())
-                .or_default()
-                .push(token.to_owned());
+            let tokens = entries.by_user.entry(claims.sub.clone()).or_default();
+            // A session cached again (its entry reached its idle deadline) is listed once.
+            if !tokens.iter().any(|t| t == token) {
+                tokens.push(token.to_owned());
+            }
             let cached = Cached {
                 claims: claims.clone(),
                 ends_at: ends_at.min(claims.exp),

@@ -1,5 +1,6 @@
 //! The auth-service's domain: sign-up, login, logout, session info, introspection.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use session_core::session::now_secs;
@@ -219,22 +220,10 @@ impl Accounts {
     ) -> Result<LoginOutcome, AccountError> {
         // An address that is no email can belong to no user; it still pays a verify below.
         let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let attempt = self.throttle.begin(&email, origin.ip.as_deref()).await?;
-        let checked = self.check_password(&email, password.clone()).await;
-        let (user, verified) = match checked {
-            Ok(checked) => checked,
-            Err(err) => {
-                // Nothing was decided: the attempt counts for neither the email nor the IP.
-                self.throttle.abandon(attempt).await;
-                return Err(err);
-            }
-        };
-        let Some(user) = user.filter(|_| verified) else {
-            tracing::info!("login refused");
-            self.throttle.failed(attempt).await?;
-            return Err(AccountError::InvalidCredentials);
-        };
-        self.throttle.succeeded(attempt).await;
+        let find = async { Ok(self.users.find_by_email(&email).await?) };
+        let user = self
+            .throttled_check(&email, origin.ip.as_deref(), password.clone(), find)
+            .await?;
         if self.passwords.needs_rehash(&user.password_hash) {
             self.rehash(&user, password).await;
         }
@@ -244,17 +233,40 @@ impl Accounts {
         Ok(outcome)
     }
 
-    /// The user with this email, if any, and whether the password is theirs (an
-    /// unknown email still pays one verify against the dummy hash).
-    async fn check_password(
+    /// Checks `password` against the hash of the user `find` yields, as one throttled
+    /// attempt for `email` from `ip`; an unknown user still pays one verify against the
+    /// dummy hash. A dependency failure gives the attempt back (nothing was decided), a
+    /// wrong password counts it, the right one clears the email's count.
+    async fn throttled_check(
         &self,
         email: &str,
+        ip: Option<&str>,
         password: String,
-    ) -> Result<(Option<User>, bool), AccountError> {
-        let user = self.users.find_by_email(email).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = self.passwords.verify(password, hash).await?;
-        Ok((user, verified))
+        find: impl Future<Output = Result<Option<User>, AccountError>>,
+    ) -> Result<User, AccountError> {
+        let attempt = self.throttle.begin(email, ip).await?;
+        let checked = async {
+            let user = find.await?;
+            let hash = user.as_ref().map(|u| u.password_hash.clone());
+            let verified = self.passwords.verify(password, hash).await?;
+            Ok::<_, AccountError>(user.filter(|_| verified))
+        }
+        .await;
+        match checked {
+            Err(err) => {
+                self.throttle.abandon(attempt).await;
+                Err(err)
+            }
+            Ok(None) => {
+                tracing::info!("password refused");
+                self.throttle.failed(attempt).await?;
+                Err(AccountError::InvalidCredentials)
+            }
+            Ok(Some(user)) => {
+                self.throttle.succeeded(attempt).await;
+                Ok(user)
+            }
+        }
     }
 
     async fn rehash(&self, user: &User, password: String) {
@@ -458,23 +470,10 @@ impl Accounts {
             .find_by_id(id)
             .await?
             .ok_or(AccountError::Auth(AuthError::SessionNotFound))?;
-        let attempt = self.throttle.begin(&user.email, ip).await?;
-        let verified = match self
-            .passwords
-            .verify(current, Some(user.password_hash.clone()))
-            .await
-        {
-            Ok(verified) => verified,
-            Err(err) => {
-                self.throttle.abandon(attempt).await;
-                return Err(err.into());
-            }
-        };
-        if !verified {
-            self.throttle.failed(attempt).await?;
-            return Err(AccountError::InvalidCredentials);
-        }
-        self.throttle.succeeded(attempt).await;
+        let email = user.email.clone();
+        let user = self
+            .throttled_check(&email, ip, current, async { Ok(Some(user)) })
+            .await?;
         let hash = self.passwords.hash(new).await?;
         self.users.update_password_hash(user.id, &hash).await?;
         let ended = self

@@ -14,8 +14,6 @@ use crate::session::Session;
 use crate::validate::LocalValidator;
 
 /// How a service validates sessions: locally against Redis, or by asking the auth-service.
-// Built once at start and shared behind `web::Data`; never moved on a request's path.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum SessionValidator {
     /// Straight against Redis.

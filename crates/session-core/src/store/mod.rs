@@ -5,6 +5,7 @@
 //! [`StoreError::Unavailable`], never "not found".
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::{Manager, Pool, Runtime};
@@ -102,6 +103,11 @@ pub struct SessionStore {
     max_per_user: u32,
     deny_when_full: bool,
     timeout: Duration,
+    scripts: Arc<Scripts>,
+}
+
+/// The store's Lua scripts, hashed once and shared by every clone of the store.
+struct Scripts {
     create_or_reuse: redis::Script,
     compare_and_delete: redis::Script,
     compare_and_set: redis::Script,
@@ -178,16 +184,18 @@ impl SessionStore {
             max_per_user: session.max_per_user,
             deny_when_full: session.when_full == WhenFull::Deny,
             timeout,
-            create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
-            compare_and_delete: redis::Script::new(COMPARE_AND_DELETE),
-            compare_and_set: redis::Script::new(COMPARE_AND_SET),
-            end_single: redis::Script::new(END_SINGLE),
-            touch_single: redis::Script::new(TOUCH_SINGLE),
-            open: redis::Script::new(per_device::OPEN),
-            end_one: redis::Script::new(per_device::END_ONE),
-            end_all: redis::Script::new(per_device::END_ALL),
-            list: redis::Script::new(per_device::LIST),
-            touch: redis::Script::new(per_device::TOUCH),
+            scripts: Arc::new(Scripts {
+                create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
+                compare_and_delete: redis::Script::new(COMPARE_AND_DELETE),
+                compare_and_set: redis::Script::new(COMPARE_AND_SET),
+                end_single: redis::Script::new(END_SINGLE),
+                touch_single: redis::Script::new(TOUCH_SINGLE),
+                open: redis::Script::new(per_device::OPEN),
+                end_one: redis::Script::new(per_device::END_ONE),
+                end_all: redis::Script::new(per_device::END_ALL),
+                list: redis::Script::new(per_device::LIST),
+                touch: redis::Script::new(per_device::TOUCH),
+            }),
         })
     }
 
@@ -240,6 +248,18 @@ impl SessionStore {
         }
     }
 
+    /// Runs one of the store's scripts on a pooled connection, bounded by the timeout.
+    async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.with_connection(what, |mut conn| async move {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
+    }
+
     /// Stores `token` for the user unless a session exists, in one atomic step.
     ///
     /// Many concurrent calls for one user leave one key and all return its token.
@@ -249,18 +269,29 @@ impl SessionStore {
         user_id: &str,
         token: &str,
     ) -> Result<StoredSession, StoreError> {
+        self.create_or_reuse_for(user_id, token, self.ttl_seconds)
+            .await
+    }
+
+    /// [`SessionStore::create_or_reuse`] with a key expiry of `seconds`.
+    async fn create_or_reuse_for(
+        &self,
+        user_id: &str,
+        token: &str,
+        seconds: u64,
+    ) -> Result<StoredSession, StoreError> {
         let key = self.key(user_id);
         let (created, token): (i64, String) = self
-            .with_connection("create_or_reuse", |mut conn| async move {
-                self.create_or_reuse
+            .run_script(
+                "create_or_reuse",
+                self.scripts
+                    .create_or_reuse
                     .key(&key)
                     .arg(token)
-                    .arg(self.ttl_seconds)
+                    .arg(seconds)
                     .arg(&self.channel)
-                    .arg(user_id)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(user_id),
+            )
             .await?;
         Ok(StoredSession {
             token,
@@ -273,17 +304,17 @@ impl SessionStore {
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let replaced: i64 = self
-            .with_connection("replace", |mut conn| async move {
-                self.compare_and_set
+            .run_script(
+                "replace",
+                self.scripts
+                    .compare_and_set
                     .key(&key)
                     .arg(old)
                     .arg(new)
                     .arg(self.ttl_seconds)
                     .arg(&self.channel)
-                    .arg(user_id)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(user_id),
+            )
             .await?;
         Ok(replaced == 1)
     }
@@ -295,7 +326,28 @@ impl SessionStore {
         cmd: redis::Cmd,
     ) -> Result<T, StoreError> {
         let mut conn = self.reader.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await {
+        self.bounded_read(what, cmd.query_async::<T>(&mut conn))
+            .await
+    }
+
+    /// Runs a pipeline of reads on the shared multiplexed connection (one round trip),
+    /// bounded by the timeout.
+    async fn read_pipe<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        pipe: redis::Pipeline,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.reader.clone();
+        self.bounded_read(what, pipe.query_async::<T>(&mut conn))
+            .await
+    }
+
+    async fn bounded_read<T>(
+        &self,
+        what: &'static str,
+        read: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, read).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
                 tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");
@@ -325,15 +377,15 @@ impl SessionStore {
     pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let deleted: i64 = self
-            .with_connection("revoke", |mut conn| async move {
-                self.compare_and_delete
+            .run_script(
+                "revoke",
+                self.scripts
+                    .compare_and_delete
                     .key(&key)
                     .arg(token)
                     .arg(&self.channel)
-                    .arg(user_id)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(user_id),
+            )
             .await?;
         Ok(deleted == 1)
     }
@@ -358,15 +410,21 @@ impl SessionStore {
         self.idle_seconds
     }
 
-    /// When a session ending at `absolute` (epoch seconds) ends if unused from now on.
+    /// When a session ending at `absolute` (epoch seconds) ends if unused from now on,
+    /// in epoch seconds.
     pub fn idle_deadline(&self, absolute: i64) -> i64 {
+        self.ends_ms(chrono::Utc::now().timestamp_millis(), absolute) / 1000
+    }
+
+    /// When a session ending at `absolute` (epoch seconds) ends if unused from `now_ms`,
+    /// in epoch milliseconds: the idle deadline, never past `absolute`.
+    fn ends_ms(&self, now_ms: i64, absolute: i64) -> i64 {
+        let absolute_ms = absolute.saturating_mul(1000);
         if self.idle_seconds == 0 {
-            return absolute;
+            return absolute_ms;
         }
-        let idle = i64::try_from(self.idle_seconds).unwrap_or(i64::MAX);
-        crate::session::now_secs()
-            .saturating_add(idle)
-            .min(absolute)
+        let idle_ms = i64::try_from(self.idle_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        now_ms.saturating_add(idle_ms).min(absolute_ms)
     }
 
     fn user_base(&self, user_id: &str) -> String {
@@ -387,42 +445,28 @@ impl SessionStore {
     /// room by `session.when_full`. The token's digest is kept, never the token.
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
     pub async fn open(&self, new: &NewSession<'_>) -> Result<Opened, StoreError> {
-        let ends = self.idle_deadline(new.absolute_expires_at);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let ends_ms = self.ends_ms(now_ms, new.absolute_expires_at);
         if self.per_user == PerUser::Single {
-            let seconds = (ends - crate::session::now_secs()).max(1);
-            let key = self.key(new.user_id);
-            let (created, token): (i64, String) = self
-                .with_connection("open", |mut conn| async move {
-                    self.create_or_reuse
-                        .key(&key)
-                        .arg(new.token)
-                        .arg(seconds)
-                        .arg(&self.channel)
-                        .arg(new.user_id)
-                        .invoke_async(&mut conn)
-                        .await
-                })
+            let stored = self
+                .create_or_reuse_for(new.user_id, new.token, ex_seconds(now_ms, ends_ms))
                 .await?;
-            return Ok(if created == 1 {
-                Opened::Created { evicted: 0 }
+            return Ok(if stored.reused {
+                Opened::Reused {
+                    token: stored.token,
+                }
             } else {
-                Opened::Reused { token }
+                Opened::Created { evicted: 0 }
             });
         }
         let index = self.index_key(new.user_id);
         let base = self.user_base(new.user_id);
         let digest = token_digest(new.token);
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let idle_ms = i64::try_from(self.idle_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let absolute_ms = new.absolute_expires_at.saturating_mul(1000);
-        let ends_ms = if self.idle_seconds == 0 {
-            absolute_ms
-        } else {
-            now_ms.saturating_add(idle_ms).min(absolute_ms)
-        };
         let (created, evicted): (i64, u64) = self
-            .with_connection("open", |mut conn| async move {
-                self.open
+            .run_script(
+                "open",
+                self.scripts
+                    .open
                     .key(&index)
                     .arg(&base)
                     .arg(new.session_id)
@@ -438,10 +482,8 @@ impl SessionStore {
                     .arg(&self.channel)
                     .arg(new.user_id)
                     .arg(now_ms / 1000)
-                    .arg(ends_ms)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(ends_ms),
+            )
             .await?;
         Ok(if created == 1 {
             Opened::Created { evicted }
@@ -483,21 +525,6 @@ impl SessionStore {
         }
     }
 
-    async fn read_pipe<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        pipe: redis::Pipeline,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.reader.clone();
-        match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            _ => {
-                tracing::warn!(command = what, "redis read failed or timed out");
-                Err(StoreError::Unavailable)
-            }
-        }
-    }
-
     /// Ends the session that `token` is (logout); false when it had ended already.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn end(
@@ -527,17 +554,17 @@ impl SessionStore {
         let index = self.index_key(user_id);
         let base = self.user_base(user_id);
         let ended: i64 = self
-            .with_connection("end_one", |mut conn| async move {
-                self.end_one
+            .run_script(
+                "end_one",
+                self.scripts
+                    .end_one
                     .key(&index)
                     .arg(&base)
                     .arg(session_id)
                     .arg(digest)
                     .arg(&self.channel)
-                    .arg(user_id)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(user_id),
+            )
             .await?;
         Ok(ended == 1)
     }
@@ -552,28 +579,28 @@ impl SessionStore {
             }
             let key = self.key(user_id);
             return self
-                .with_connection("end_all", |mut conn| async move {
-                    self.end_single
+                .run_script(
+                    "end_all",
+                    self.scripts
+                        .end_single
                         .key(&key)
                         .arg(&self.channel)
-                        .arg(user_id)
-                        .invoke_async(&mut conn)
-                        .await
-                })
+                        .arg(user_id),
+                )
                 .await;
         }
         let index = self.index_key(user_id);
         let base = self.user_base(user_id);
-        self.with_connection("end_all", |mut conn| async move {
-            self.end_all
+        self.run_script(
+            "end_all",
+            self.scripts
+                .end_all
                 .key(&index)
                 .arg(&base)
                 .arg(keep.unwrap_or(""))
                 .arg(&self.channel)
-                .arg(user_id)
-                .invoke_async(&mut conn)
-                .await
-        })
+                .arg(user_id),
+        )
         .await
     }
 
@@ -583,13 +610,7 @@ impl SessionStore {
         let index = self.index_key(user_id);
         let base = self.user_base(user_id);
         let rows: Vec<(String, i64, i64, i64, String, String)> = self
-            .with_connection("list", |mut conn| async move {
-                self.list
-                    .key(&index)
-                    .arg(&base)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+            .run_script("list", self.scripts.list.key(&index).arg(&base))
             .await?;
         let mut records: Vec<SessionRecord> = rows
             .into_iter()
@@ -623,42 +644,46 @@ impl SessionStore {
         if self.idle_seconds == 0 {
             return Ok(Some(absolute));
         }
-        let now = crate::session::now_secs();
+        let now_ms = chrono::Utc::now().timestamp_millis();
         match self.per_user {
             PerUser::Single => {
-                let ends = self.idle_deadline(absolute);
+                let ends_ms = self.ends_ms(now_ms, absolute);
                 let key = self.key(user_id);
-                let seconds = (ends - now).max(1);
+                let seconds = ex_seconds(now_ms, ends_ms);
                 let pushed: i64 = self
-                    .with_connection("touch", |mut conn| async move {
-                        self.touch_single
-                            .key(&key)
-                            .arg(token)
-                            .arg(seconds)
-                            .invoke_async(&mut conn)
-                            .await
-                    })
+                    .run_script(
+                        "touch",
+                        self.scripts.touch_single.key(&key).arg(token).arg(seconds),
+                    )
                     .await?;
-                Ok((pushed == 1).then_some(ends))
+                Ok((pushed == 1).then_some(ends_ms / 1000))
             }
             PerUser::Multiple => {
                 let key = self.session_key(user_id, session_id);
                 let digest = token_digest(token);
                 let ends: i64 = self
-                    .with_connection("touch", |mut conn| async move {
-                        self.touch
+                    .run_script(
+                        "touch",
+                        self.scripts
+                            .touch
                             .key(&key)
                             .arg(&digest)
-                            .arg(chrono::Utc::now().timestamp_millis())
-                            .arg(self.idle_seconds.saturating_mul(1000))
-                            .invoke_async(&mut conn)
-                            .await
-                    })
+                            .arg(now_ms)
+                            .arg(self.idle_seconds.saturating_mul(1000)),
+                    )
                     .await?;
                 Ok((ends > 0).then_some(ends))
             }
         }
     }
+}
+
+/// The key expiry (`EX`) for a session ending at `ends_ms`: whole seconds from `now_ms`,
+/// rounded up so the key never ends early, at least 1.
+fn ex_seconds(now_ms: i64, ends_ms: i64) -> u64 {
+    u64::try_from((ends_ms - now_ms + 999) / 1000)
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// A session to store, as [`SessionStore::open`] takes it.

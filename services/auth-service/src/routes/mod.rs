@@ -1,14 +1,14 @@
 //! HTTP routes: thin handlers that extract, call one domain function and map the result.
 
 mod account;
+mod callers;
 mod health;
 mod introspect;
 mod jwks;
 mod sessions;
 
 pub use account::Credentials;
-pub use introspect::InternalToken;
-pub use sessions::AdminToken;
+pub use callers::{AdminToken, InternalToken};
 
 use actix_web::web;
 use session_core::http::resource;

@@ -2,21 +2,15 @@
 //! and the admin's view of any user's sessions.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use session_core::credential::constant_time_eq;
-use session_core::http::credential_of;
+use session_core::Session;
 use session_core::session::rfc3339;
 use session_core::store::SessionRecord;
-use session_core::{Credential, ErrorCode, Session};
 
-use super::account::no_store;
+use super::account::{no_store, origin_of};
+use super::callers::Admin;
 use crate::accounts::Accounts;
 use crate::error::ApiError;
-
-/// The admin token, if configured (`admin.token`).
-#[derive(Clone)]
-pub struct AdminToken(pub Option<SecretString>);
 
 /// One session as listed.
 #[derive(Serialize)]
@@ -115,41 +109,16 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.into_inner();
-    let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+    let origin = origin_of(&req);
     accounts
-        .change_password(&session, current_password, new_password, ip.as_deref())
+        .change_password(
+            &session,
+            current_password,
+            new_password,
+            origin.ip.as_deref(),
+        )
         .await?;
     Ok(no_store(HttpResponse::NoContent()).finish())
-}
-
-/// A caller that presented `admin.token`; 403 `forbidden` otherwise, and always while
-/// no admin token is configured.
-pub struct Admin;
-
-impl actix_web::FromRequest for Admin {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let expected = req
-            .app_data::<web::Data<AdminToken>>()
-            .and_then(|t| t.0.clone());
-        let presented = credential_of(req, false);
-        let ok = match (expected, presented) {
-            (Some(expected), Ok(Credential::Bearer(token))) => {
-                constant_time_eq(&token, expected.expose_secret())
-            }
-            _ => false,
-        };
-        if !ok {
-            tracing::warn!("admin endpoint refused");
-        }
-        std::future::ready(if ok {
-            Ok(Admin)
-        } else {
-            Err(ApiError::new(ErrorCode::Forbidden))
-        })
-    }
 }
 
 /// `GET /admin/users/{userId}/sessions`: a user's live sessions.
