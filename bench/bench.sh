@@ -27,35 +27,21 @@ cargo build --release --bins
 cargo build --release -p auth-service --example bcrypt_limit
 cargo build --release -p session-core --example seed_sessions
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/session-store-bench-XXXXXX")
-PIDS=()
-cleanup() {
-    stop_pids "${PIDS[@]}"
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-redis_port=$(free_port)
-start_redis "$redis_port" "$DIR"
-PIDS+=("$REDIS_PID")
-mongo_port=$(free_port)
-start_mongo "$mongo_port" "$DIR"
-PIDS+=("$MONGO_PID")
+start_stores
 
 # The services and the seeder read the same settings, so seeded tokens validate.
 export RUST_LOG=warn
-export APP__REDIS__URL="redis://127.0.0.1:$redis_port"
+export APP__REDIS__URL="$REDIS_URL"
 export APP__JWT__SECRET="bench-secret-that-is-long-enough-0123456789"
 export APP__INTERNAL__TOKEN="bench-internal-token-0123456789"
 
 auth_port=$(free_port)
-start_service auth-service "$auth_port" "$DIR/auth.log" \
-    APP__MONGODB__URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true" \
+start_service auth-service "$auth_port" "$RUN_DIR/auth.log" \
+    APP__MONGODB__URI="$MONGO_URI" \
     APP__PASSWORD__BCRYPT_COST="$BENCH_BCRYPT_COST" \
     APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE=100000
 PIDS+=("$SERVICE_PID")
-export BENCH_REDIS_PORT=$redis_port BENCH_AUTH_PORT=$auth_port BENCH_AUTH_PID=$SERVICE_PID
+export BENCH_REDIS_PORT=$REDIS_PORT BENCH_AUTH_PORT=$auth_port BENCH_AUTH_PID=$SERVICE_PID
 
 # start_resource VAR_PREFIX NAME [VAR=VALUE...]: one resource-service instance; exports
 # <VAR_PREFIX>_PORT and <VAR_PREFIX>_PID for bench.py.
@@ -63,7 +49,7 @@ start_resource() {
     local var=$1 name=$2 port
     shift 2
     port=$(free_port)
-    start_service resource-service "$port" "$DIR/$name.log" "$@"
+    start_service resource-service "$port" "$RUN_DIR/$name.log" "$@"
     PIDS+=("$SERVICE_PID")
     export "${var}_PORT=$port" "${var}_PID=$SERVICE_PID"
 }
@@ -73,7 +59,7 @@ start_resource BENCH_REMOTE_MODE remote-mode \
 start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
 
 echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
-export BENCH_TOKENS_FILE="$DIR/tokens.txt" BENCH_USERS_FILE="$DIR/users.txt"
+export BENCH_TOKENS_FILE="$RUN_DIR/tokens.txt" BENCH_USERS_FILE="$RUN_DIR/users.txt"
 "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" "$BENCH_TOKENS_FILE"
 : >"$BENCH_USERS_FILE"
 for ((i = 0; i < LOGIN_USERS; i++)); do
@@ -82,7 +68,7 @@ for ((i = 0; i < LOGIN_USERS; i++)); do
         -H 'Content-Type: application/json' -d "{\"email\":\"$email\",\"password\":\"$PASSWORD\"}")
     if [ "$status" != 201 ]; then
         echo "error: signing up $email answered $status; see the auth-service log" >&2
-        tail -n 20 "$DIR/auth.log" >&2
+        tail -n 20 "$RUN_DIR/auth.log" >&2
         exit 1
     fi
     printf '%s %s\n' "$email" "$PASSWORD" >>"$BENCH_USERS_FILE"

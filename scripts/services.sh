@@ -79,6 +79,24 @@ start_mongo() {
     wait_port "$port" 30 || { stop_pids "$MONGO_PID"; return 1; }
 }
 
+# start_stores: a private Redis and SecantusDB on free ports, in a new temporary
+# directory RUN_DIR. Sets REDIS_PORT, MONGO_PORT, REDIS_URL and MONGO_URI; every pid
+# goes into PIDS (add your own to it), and on exit they are stopped and RUN_DIR removed.
+start_stores() {
+    RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/session-store-XXXXXX")
+    PIDS=()
+    trap 'stop_pids "${PIDS[@]}"; rm -rf "$RUN_DIR"' EXIT
+    trap 'exit 130' INT TERM
+    REDIS_PORT=$(free_port)
+    start_redis "$REDIS_PORT" "$RUN_DIR"
+    PIDS+=("$REDIS_PID")
+    MONGO_PORT=$(free_port)
+    start_mongo "$MONGO_PORT" "$RUN_DIR"
+    PIDS+=("$MONGO_PID")
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
+}
+
 # stop_pids PID...: SIGTERM each and wait for it to exit.
 stop_pids() {
     local pid

@@ -13,28 +13,15 @@ ensure_secantus
 ensure_apt_package wrk wrk
 cargo build --release --bins
 
-DIR=$(mktemp -d)
-PIDS=()
-cleanup() {
-    stop_pids "${PIDS[@]}"
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-redis_port=$(free_port)
-start_redis "$redis_port" "$DIR"
-PIDS+=("$REDIS_PID")
-mongo_port=$(free_port)
-start_mongo "$mongo_port" "$DIR"
-PIDS+=("$MONGO_PID")
-common=(APP__REDIS__URL="redis://127.0.0.1:$redis_port" RUST_LOG=warn)
+start_stores
+common=(APP__REDIS__URL="$REDIS_URL" RUST_LOG=warn)
 auth_port=$(free_port)
-start_service auth-service "$auth_port" "$DIR/auth.log" "${common[@]}" \
-    APP__MONGODB__URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true" APP__PASSWORD__BCRYPT_COST=10
+start_service auth-service "$auth_port" "$RUN_DIR/auth.log" "${common[@]}" \
+    APP__MONGODB__URI="$MONGO_URI" APP__PASSWORD__BCRYPT_COST=10
 AUTH_PID=$SERVICE_PID
 PIDS+=("$AUTH_PID")
 resource_port=$(free_port)
-start_service resource-service "$resource_port" "$DIR/resource.log" "${common[@]}"
+start_service resource-service "$resource_port" "$RUN_DIR/resource.log" "${common[@]}"
 RESOURCE_PID=$SERVICE_PID
 PIDS+=("$RESOURCE_PID")
 
@@ -50,11 +37,11 @@ rss_auth_start=$(rss_kb "$AUTH_PID")
 
 echo "soak: $CONNECTIONS connections on /me for ${SECONDS_TO_RUN}s"
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --latency -H "Authorization: Bearer $TOKEN" \
-    "http://127.0.0.1:$resource_port/me" | tee "$DIR/wrk.txt"
+    "http://127.0.0.1:$resource_port/me" | tee "$RUN_DIR/wrk.txt"
 rss_resource_end=$(rss_kb "$RESOURCE_PID")
 rss_auth_end=$(rss_kb "$AUTH_PID")
 
-python3 - "$DIR/wrk.txt" "$rss_resource_start" "$rss_resource_end" "$rss_auth_start" "$rss_auth_end" <<'PY'
+python3 - "$RUN_DIR/wrk.txt" "$rss_resource_start" "$rss_resource_end" "$rss_auth_start" "$rss_auth_end" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 rs, re_, as_, ae = map(int, sys.argv[2:6])

@@ -8,24 +8,10 @@ cd "$REPO_ROOT"
 ensure_apt_package redis-server redis-server
 ensure_secantus
 
-RUN_DIR=$(mktemp -d)
-PIDS=()
-cleanup() {
-    stop_pids "${PIDS[@]}"
-    rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_stores
 
-redis_port=$(free_port)
-start_redis "$redis_port" "$RUN_DIR"
-PIDS+=("$REDIS_PID")
-mongo_port=$(free_port)
-start_mongo "$mongo_port" "$RUN_DIR"
-PIDS+=("$MONGO_PID")
-
-export TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
-export TEST_MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
+export TEST_REDIS_URL="$REDIS_URL"
+export TEST_MONGODB_URI="$MONGO_URI"
 # Fault tests start, stop and restart servers of their own with these.
 export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"
 TEST_REDIS_SERVER_BIN=$(command -v redis-server)
