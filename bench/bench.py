@@ -2,12 +2,12 @@
 """The session store's benchmark: our figures against the machine's own limits.
 
 Run by bench/bench.sh (make bench), which builds the release binaries, starts a private
-Redis, SecantusDB, the auth-service and three resource-service instances with the
-functions of scripts/services.sh, seeds live sessions with session-core's seed_sessions
-example and login users through POST /signup, and tells this script where everything
-is through BENCH_* environment variables. This script only measures: every phase with
-wrk at BENCH_CONNECTIONS connections, then one table, also written as JSON under
-bench/results/.
+Redis, SecantusDB, the auth-service and four resource-service instances (redis, remote,
+cached and multiple mode) with the functions of scripts/services.sh, seeds live sessions
+with session-core's seed_sessions example and login users through POST /signup, and
+tells this script where everything is through BENCH_* environment variables. This
+script only measures: every phase with wrk at BENCH_CONNECTIONS connections, then one
+table, also written as JSON under bench/results/.
 """
 import http.client
 import json
@@ -130,11 +130,12 @@ def main():
     pids = {"auth": int(env("BENCH_AUTH_PID"))}
     ports = {}
     for name, var in [("redis-mode", "BENCH_REDIS_MODE"), ("remote-mode", "BENCH_REMOTE_MODE"),
-                      ("cached", "BENCH_CACHED")]:
+                      ("cached", "BENCH_CACHED"), ("multiple-mode", "BENCH_MULTIPLE")]:
         ports[name] = int(env(f"{var}_PORT"))
         pids[name] = int(env(f"{var}_PID"))
     tokens_file = env("BENCH_TOKENS_FILE")
     users_file = env("BENCH_USERS_FILE")
+    multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
     with open(users_file) as f:
         logins = [line.rstrip("\n").split(" ", 1) for line in f if line.strip()]
     users = [email for email, _ in logins]
@@ -143,10 +144,15 @@ def main():
         first_token = f.readline().strip()
     status, _ = request(ports["redis-mode"], "GET", "/me", headers={"Authorization": "Bearer " + first_token})
     assert status == 200, f"a seeded session is refused: {status}"
+    with open(multiple_tokens_file) as f:
+        first_multiple = f.readline().strip()
+    status, _ = request(ports["multiple-mode"], "GET", "/me", headers={"Authorization": "Bearer " + first_multiple})
+    assert status == 200, f"a seeded multiple-mode session is refused: {status}"
 
     me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
+    tokens_of = lambda name: multiple_tokens_file if name == "multiple-mode" else tokens_file
     for name in ports:  # warm-up: connections, pools, the cache
-        wrk(me(name), "me.lua", tokens_file, seconds=2)
+        wrk(me(name), "me.lua", tokens_of(name), seconds=2)
 
     results = {}
     print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
@@ -154,6 +160,9 @@ def main():
     print("2/6 /me, redis mode ...", flush=True)
     results["/me redis mode"] = wrk(me("redis-mode"), "me.lua", tokens_file)
     results["/me redis mode"]["peak_rss_mb"] = peak_rss_mb(pids["redis-mode"])
+    print("2/6 /me, redis mode, session.per_user = multiple ...", flush=True)
+    results["/me multiple mode"] = wrk(me("multiple-mode"), "me.lua", multiple_tokens_file)
+    results["/me multiple mode"]["peak_rss_mb"] = peak_rss_mb(pids["multiple-mode"])
     print("3/6 /me, remote mode ...", flush=True)
     results["/me remote mode"] = wrk(me("remote-mode"), "me.lua", tokens_file)
     results["/me remote mode"]["peak_rss_mb"] = peak_rss_mb(pids["remote-mode"])
@@ -180,6 +189,9 @@ def main():
         ("/me redis mode", "rps", results["/me redis mode"]["rps"] / get, ">= 0.7 x GET", lambda r: r >= 0.7),
         ("/me redis mode", "p99", results["/me redis mode"]["p99_ms"], "<= 5 ms", lambda v: v <= 5),
         ("/me redis mode", "errors", results["/me redis mode"]["errors"], "== 0", lambda v: v == 0),
+        ("/me multiple mode", "rps", results["/me multiple mode"]["rps"] / results["/me redis mode"]["rps"],
+         ">= 0.95 x single", lambda r: r >= 0.95),
+        ("/me multiple mode", "errors", results["/me multiple mode"]["errors"], "== 0", lambda v: v == 0),
         ("/me redis mode", "RSS", results["/me redis mode"]["peak_rss_mb"], "<= 50 MB", lambda v: v <= 50),
         ("/login", "rps", results["/login"]["rps"] / hashing, ">= 0.8 x bcrypt", lambda r: r >= 0.8),
         ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],

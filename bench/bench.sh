@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: builds release binaries, starts a private stack with the functions of
-# scripts/services.sh (Redis, SecantusDB, the auth-service and three resource-service
-# instances, each on a free port), seeds live sessions with session-core's own code
-# (the seed_sessions example) and users through POST /signup, then bench/bench.py
-# measures every phase and writes the table as JSON under bench/results/.
+# scripts/services.sh (Redis, SecantusDB, the auth-service and four resource-service
+# instances: redis, remote, cached and multiple mode; each on a free port), seeds live
+# sessions with session-core's own code (the seed_sessions example) and users through
+# POST /signup, then bench/bench.py measures every phase and writes the table as JSON
+# under bench/results/.
 # Everything started here is stopped on exit, by pid.
 #
 # BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000).
@@ -57,10 +58,16 @@ start_resource BENCH_REDIS_MODE redis-mode
 start_resource BENCH_REMOTE_MODE remote-mode \
     APP__VALIDATION__MODE=remote APP__AUTH_SERVICE__URL="http://127.0.0.1:$auth_port"
 start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
+# session.per_user = multiple keeps token digests under its own key prefix.
+MULTIPLE=(APP__SESSION__PER_USER=multiple APP__SESSION__KEY_PREFIX="bench-multiple:")
+start_resource BENCH_MULTIPLE multiple-mode "${MULTIPLE[@]}"
 
 echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
 export BENCH_TOKENS_FILE="$RUN_DIR/tokens.txt" BENCH_USERS_FILE="$RUN_DIR/users.txt"
 "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" "$BENCH_TOKENS_FILE"
+export BENCH_MULTIPLE_TOKENS_FILE="$RUN_DIR/tokens-multiple.txt"
+env "${MULTIPLE[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" \
+    "$BENCH_MULTIPLE_TOKENS_FILE"
 : >"$BENCH_USERS_FILE"
 for ((i = 0; i < LOGIN_USERS; i++)); do
     email="bench-login-$i@example.com"

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: walks the seed's story against a running stack with curl, printing each
-# request and answer: sign-up, login, /me, login again, logout, /me refused.
+# request and answer. Act 1 (the stack as make run started it, session.per_user = single):
+# sign-up, login, /me, login again, logout, /me refused. Act 2 starts a second pair of
+# services with session.per_user = multiple against the same stores: two devices log in,
+# the first lists both and signs the second out, the second is refused.
 set -euo pipefail
+source "$(dirname "$0")/services.sh"
 AUTH=${AUTH_URL:-http://127.0.0.1:8080}
 RESOURCE=${RESOURCE_URL:-http://127.0.0.1:8081}
 EMAIL="demo-$(date +%s)-$RANDOM@example.com"
@@ -47,4 +51,60 @@ step "5. log out" -X POST "$AUTH/logout" -H "Authorization: Bearer $TOKEN"
 [ "$STATUS" = 204 ] || exit 1
 step "6. the old token is refused everywhere at once" "$RESOURCE/me" -H "Authorization: Bearer $TOKEN"
 [ "$STATUS" = 401 ] || exit 1
+echo "act 1 finished: every step answered as the contract says"
+echo
+
+STORES="$REPO_ROOT/.run/stores.env"
+if [ ! -f "$STORES" ] || [ ! -x "$REPO_ROOT/target/release/auth-service" ]; then
+    echo "act 2 needs the stores of make run (.run/stores.env) and its release binaries; skipped" >&2
+    exit 1
+fi
+echo "## act 2: sessions per device (session.per_user = multiple)"
+set -a
+# shellcheck disable=SC1090
+source "$STORES"
+set +a
+AUTH2_PORT=$(free_port)
+RESOURCE2_PORT=$(free_port)
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/session-demo-XXXXXX")
+DEMO_PIDS=()
+trap 'stop_pids "${DEMO_PIDS[@]}"; rm -rf "$LOGS"' EXIT
+MULTIPLE=(APP__SESSION__PER_USER=multiple APP__SESSION__KEY_PREFIX="demo-multiple:")
+start_service auth-service "$AUTH2_PORT" "$LOGS/auth.log" "${MULTIPLE[@]}"
+DEMO_PIDS+=("$SERVICE_PID")
+start_service resource-service "$RESOURCE2_PORT" "$LOGS/resource.log" "${MULTIPLE[@]}" \
+    APP__AUTH_SERVICE__URL="http://127.0.0.1:$AUTH2_PORT"
+DEMO_PIDS+=("$SERVICE_PID")
+AUTH="http://127.0.0.1:$AUTH2_PORT"
+RESOURCE="http://127.0.0.1:$RESOURCE2_PORT"
+echo "(a second auth-service on $AUTH and resource-service on $RESOURCE)"
+echo
+EMAIL="demo-$(date +%s)-$RANDOM@example.com"
+LOGIN="{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}"
+
+step "7. sign up" -X POST "$AUTH/signup" -H 'Content-Type: application/json' -d "$LOGIN"
+[ "$STATUS" = 201 ] || exit 1
+step "8. log in on a laptop" -X POST "$AUTH/login" -H 'Content-Type: application/json' \
+    -H 'User-Agent: demo-laptop' -d "$LOGIN"
+[ "$STATUS" = 200 ] || exit 1
+LAPTOP=$(echo "$BODY" | json token)
+step "9. log in on a phone: a session of its own" -X POST "$AUTH/login" \
+    -H 'Content-Type: application/json' -H 'User-Agent: demo-phone' -d "$LOGIN"
+[ "$STATUS" = 200 ] || exit 1
+PHONE=$(echo "$BODY" | json token)
+PHONE_SESSION=$(echo "$BODY" | json sessionId)
+[ "$PHONE" != "$LAPTOP" ] || { echo "error: the phone got the laptop's token" >&2; exit 1; }
+step "10. both devices are let in" "$RESOURCE/me" -H "Authorization: Bearer $PHONE"
+[ "$STATUS" = 200 ] || exit 1
+step "11. the laptop lists where the user is signed in" "$AUTH/sessions" -H "Authorization: Bearer $LAPTOP"
+[ "$STATUS" = 200 ] || exit 1
+COUNT=$(echo "$BODY" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["sessions"]))')
+[ "$COUNT" = 2 ] || { echo "error: expected two sessions, got $COUNT" >&2; exit 1; }
+step "12. the laptop signs the phone out" -X DELETE "$AUTH/sessions/$PHONE_SESSION" \
+    -H "Authorization: Bearer $LAPTOP"
+[ "$STATUS" = 204 ] || exit 1
+step "13. the phone is refused" "$RESOURCE/me" -H "Authorization: Bearer $PHONE"
+[ "$STATUS" = 401 ] || exit 1
+step "14. the laptop still gets in" "$RESOURCE/me" -H "Authorization: Bearer $LAPTOP"
+[ "$STATUS" = 200 ] || exit 1
 echo "demo finished: every step answered as the contract says"

@@ -41,7 +41,7 @@ cleanup() {
     echo
     echo "==> stopping the stack"
     stop_pids "${PIDS[@]}"
-    rm -f "$LOCK"
+    rm -f "$LOCK" "$STATE_DIR/stores.env"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -63,6 +63,9 @@ if [ -z "${APP__MONGODB__URI:-}" ]; then
     PIDS+=("$MONGO_PID")
     export APP__MONGODB__URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
 fi
+
+# make demo's second act starts a pair of services of its own against the same stores.
+printf 'APP__REDIS__URL=%q\nAPP__MONGODB__URI=%q\n' "$APP__REDIS__URL" "$APP__MONGODB__URI" >"$STATE_DIR/stores.env"
 
 echo "==> starting auth-service on 127.0.0.1:$AUTH_PORT (log .run/auth-service.log)"
 start_service auth-service "$AUTH_PORT" "$STATE_DIR/auth-service.log"

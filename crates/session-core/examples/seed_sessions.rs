@@ -2,8 +2,9 @@
 //!
 //! `cargo run --release -p session-core --example seed_sessions -- COUNT [TOKENS_FILE]`
 //! creates COUNT users (random 24-hex ids, emails `seed<N>@example.com`), issues each a
-//! token and stores its session through [`SessionStore::create_or_reuse`], then prints
-//! one token per line to TOKENS_FILE, or to stdout without one.
+//! token and stores its session through [`SessionStore::open`] (so `session.per_user`
+//! decides the layout, as it does for login), then prints one token per line to
+//! TOKENS_FILE, or to stdout without one.
 //!
 //! Settings are read like the services read theirs (built-in defaults, `APP_CONFIG_FILE`,
 //! then `APP__REDIS__URL`, `APP__JWT__SECRET`, `APP__SESSION__KEY_PREFIX`, ...), so give
@@ -13,6 +14,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use session_core::settings::{JwtSettings, RedisSettings, SessionSettings, load};
+use session_core::store::{NewSession, Opened};
+use session_core::token::Origin;
 use session_core::{SessionStore, TokenCodec};
 
 /// The sections of the shared settings that issuing and storing a session need.
@@ -42,16 +45,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for n in 0..count {
         let user_id = random_user_id()?;
-        let (token, _claims) = codec.issue(
+        let (token, claims) = codec.issue(
             &user_id,
             &format!("seed{n}@example.com"),
             settings.session.ttl_seconds,
         )?;
-        let stored = store
-            .create_or_reuse(&user_id, &token)
+        let opened = store
+            .open(&NewSession {
+                user_id: &user_id,
+                session_id: &claims.sid,
+                token: &token,
+                created_at: claims.iat,
+                absolute_expires_at: claims.exp,
+                origin: &Origin::default(),
+            })
             .await
             .map_err(|err| format!("storing session {n} in Redis failed: {err}"))?;
-        writeln!(out, "{}", stored.token)?;
+        let token = match opened {
+            Opened::Reused { token } => token,
+            Opened::Created { .. } => token,
+            Opened::Full => return Err(format!("user {user_id} has no room for a session").into()),
+        };
+        writeln!(out, "{token}")?;
     }
     out.flush()?;
     Ok(())

@@ -155,3 +155,117 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
     )
     .await;
 }
+
+const ADMIN_TOKEN: &str = "e2e-admin-token-that-is-32-bytes-long-0123";
+
+#[tokio::test]
+async fn in_multiple_mode_too_the_resource_service_may_only_read() {
+    let redis = start_acl_redis().await;
+    let auth_url = format!(
+        "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    );
+    let resource_url = format!(
+        "redis://resource-service:{RESOURCE_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    );
+    let s = stack(Options {
+        redis_url: Some(auth_url.clone()),
+        resource_env: vec![
+            ("APP__REDIS__URL".into(), resource_url.clone()),
+            ("APP__VALIDATION__CACHE".into(), "true".into()),
+        ],
+        extra: vec![
+            ("APP__SESSION__KEY_PREFIX".into(), "session:".into()),
+            ("APP__SESSION__PER_USER".into(), "multiple".into()),
+            ("APP__SESSION__MAX_PER_USER".into(), "2".into()),
+            ("APP__SESSION__IDLE_TIMEOUT_SECONDS".into(), "600".into()),
+            ("APP__ADMIN__TOKEN".into(), ADMIN_TOKEN.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+
+    // Every endpoint of multiple mode works under the ACL.
+    let email = unique_email();
+    let user_id = s.sign_up(&email).await["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = s.log_in(&email).await;
+    let second = s.log_in(&email).await;
+    let third = s.log_in(&email).await; // evicts the first
+    let bearer = |v: &serde_json::Value| format!("Bearer {}", v["token"].as_str().unwrap());
+    let (a, b, c) = (bearer(&first), bearer(&second), bearer(&third));
+    assert_eq!(s.me(Some(&b)).await.status(), StatusCode::OK);
+    assert_eq!(s.me(Some(&c)).await.status(), StatusCode::OK);
+    assert_eq!(s.me(Some(&a)).await.status(), StatusCode::UNAUTHORIZED);
+    let call = |method: reqwest::Method, path: &str, auth: &str| {
+        s.client
+            .request(method, s.auth.url(path))
+            .header("Authorization", auth)
+            .send()
+    };
+    let listed = call(reqwest::Method::GET, "/sessions", &c).await.unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let listed: serde_json::Value = listed.json().await.unwrap();
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 2);
+    let refreshed = call(reqwest::Method::POST, "/session/refresh", &c)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let ended = call(reqwest::Method::POST, "/logout/others", &c)
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.me(Some(&b)).await.status(), StatusCode::UNAUTHORIZED);
+    let admin_list = call(
+        reqwest::Method::GET,
+        &format!("/admin/users/{user_id}/sessions"),
+        &format!("Bearer {ADMIN_TOKEN}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(admin_list.status(), StatusCode::OK);
+
+    // The resource-service's user reads a session hash but cannot touch it.
+    let sid = third["sessionId"].as_str().unwrap();
+    let key = format!("session:{{{user_id}}}:{sid}");
+    let index = format!("session:{{{user_id}}}:index");
+    let mut resource = connect(&resource_url).await;
+    let digest: Vec<Option<String>> = redis::cmd("HMGET")
+        .arg(&key)
+        .arg("d")
+        .query_async(&mut resource)
+        .await
+        .unwrap();
+    assert_eq!(digest[0].as_deref().map(str::len), Some(64));
+    let writes: [(&str, Vec<&str>); 8] = [
+        ("HSET", vec![&key, "d", "forged"]),
+        ("DEL", vec![&key]),
+        ("PEXPIREAT", vec![&key, "99999999999999"]),
+        ("PERSIST", vec![&key]),
+        ("ZADD", vec![&index, "1", "forged"]),
+        ("ZREM", vec![&index, sid]),
+        ("EVAL", vec!["return 1", "0"]),
+        ("PUBLISH", vec!["session:invalidate", "x"]),
+    ];
+    for (command, args) in writes {
+        let result: redis::RedisResult<redis::Value> = redis::cmd(command)
+            .arg(&args)
+            .query_async(&mut resource)
+            .await;
+        assert!(result.is_err(), "{command} must be refused");
+    }
+    assert_eq!(s.me(Some(&c)).await.status(), StatusCode::OK);
+    let all = call(reqwest::Method::POST, "/logout/all", &c)
+        .await
+        .unwrap();
+    assert_eq!(all.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        s.me(Some(&c)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
+    )
+    .await;
+}

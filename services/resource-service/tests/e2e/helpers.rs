@@ -277,6 +277,21 @@ impl Stack {
         (email, format!("Bearer {token}"))
     }
 
+    /// Another resource-service with the same configuration, on a port of its own.
+    pub async fn another_resource(&self) -> Service {
+        let log = self
+            .resource
+            .log
+            .with_file_name(format!("resource-{}.log", free_port()));
+        Service::start(
+            "resource-service",
+            free_port(),
+            self.resource.envs.clone(),
+            log,
+        )
+        .await
+    }
+
     pub async fn me(&self, auth: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.resource.url("/me"));
         if let Some(auth) = auth {
@@ -374,6 +389,16 @@ impl OwnRedis {
 
     pub async fn restart(&mut self) {
         self.stop();
+        self.spawn().await;
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts it again (same port, same directory) after `kill` or `stop`.
+    pub async fn start_again(&mut self) {
         self.spawn().await;
     }
 

@@ -6,6 +6,7 @@
 mod acl;
 mod cache;
 mod config;
+mod devices;
 mod faults;
 mod garbage;
 mod helpers;
