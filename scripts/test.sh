@@ -6,6 +6,8 @@ source "$(dirname "$0")/services.sh"
 cd "$REPO_ROOT"
 
 ensure_apt_package redis-server redis-server
+# The remote-mode TLS tests make their certificates with openssl.
+ensure_apt_package openssl openssl
 ensure_secantus
 
 start_stores

@@ -6,11 +6,16 @@
 //! script that changes the session, so no change goes unannounced. A listener task
 //! keeps a subscription; the cache serves only while that subscription is known to be
 //! alive (heartbeat every `heartbeat`), and is emptied the moment it is lost.
+//!
+//! Changes that bypass the scripts (an operator's `DEL`, a `FLUSHALL`, eviction under
+//! `maxmemory`) announce nothing, so an entry is also served for at most `max_age`
+//! (`validation.cache_max_age_ms`, default 5 s) after Redis confirmed it; then it is
+//! checked in Redis again. That is the bound on how long such a change goes unseen.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
@@ -24,6 +29,8 @@ pub struct Cached {
     pub claims: Claims,
     /// When the session ends if unused, epoch seconds; never served at or after it.
     pub ends_at: i64,
+    /// Served until then only; afterwards Redis is asked again.
+    pub fresh_until: Instant,
 }
 
 /// Sessions validated recently: by token (the lookup) and by user id (invalidation).
@@ -55,8 +62,12 @@ pub struct ValidationCache {
     generation: AtomicU64,
     live: AtomicBool,
     max_entries: usize,
+    max_age: Duration,
     many_per_user: bool,
 }
+
+/// The default bound on an entry's age (`validation.cache_max_age_ms`).
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5);
 
 impl ValidationCache {
     /// An empty cache holding at most `max_entries` sessions; it serves nothing until
@@ -67,8 +78,15 @@ impl ValidationCache {
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
             max_entries: max_entries.max(1),
+            max_age: DEFAULT_MAX_AGE,
             many_per_user: false,
         }
+    }
+
+    /// Serves an entry for at most `max_age` after Redis confirmed it.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 
     /// Keeps several sessions per user (`multiple` mode) instead of the latest one.
@@ -89,7 +107,8 @@ impl ValidationCache {
         }
         let cached = self.entries.read().ok()?.by_token.get(token).cloned()?;
         let now = now_secs();
-        (cached.claims.exp > now && cached.ends_at > now).then_some(cached)
+        (cached.claims.exp > now && cached.ends_at > now && Instant::now() < cached.fresh_until)
+            .then_some(cached)
     }
 
     /// Read before asking Redis; pass to [`ValidationCache::insert`] after.
@@ -121,6 +140,7 @@ impl ValidationCache {
             let cached = Cached {
                 claims: claims.clone(),
                 ends_at: ends_at.min(claims.exp),
+                fresh_until: Instant::now() + self.max_age,
             };
             entries.by_token.insert(token.to_owned(), Arc::new(cached));
         }
@@ -291,5 +311,19 @@ mod tests {
         }
         assert!(cache.entries.read().map(|e| e.by_token.len()).unwrap_or(0) <= 2);
         assert!(cache.get("t4").is_some());
+    }
+
+    #[test]
+    fn an_entry_older_than_the_max_age_is_not_served() {
+        let cache = ValidationCache::new(10).with_max_age(Duration::from_millis(50));
+        cache.go_live();
+        let g = cache.generation();
+        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
+        assert!(cache.get("t1").is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(
+            cache.get("t1").is_none(),
+            "past its max age: ask Redis again"
+        );
     }
 }

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     EmailTaken,
     /// Body over the limit.
     PayloadTooLarge,
+    /// A body that is not `application/json`.
+    UnsupportedMediaType,
     /// Login throttled.
     TooManyRequests,
     /// A dependency did not answer in time.
@@ -63,6 +65,7 @@ impl ErrorCode {
             Self::WeakPassword => "weak_password",
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests => "too_many_requests",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Forbidden => "forbidden",
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::EmailTaken | Self::TooManySessions => StatusCode::CONFLICT,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -111,6 +115,7 @@ impl ErrorCode {
             Self::WeakPassword => "The password must be 8 to 72 bytes long.",
             Self::EmailTaken => "An account with this email already exists.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::UnsupportedMediaType => "The request body must be application/json.",
             Self::TooManyRequests => "Too many failed logins; try again later.",
             Self::ServiceUnavailable => {
                 "A backing service did not answer in time; try again shortly."

@@ -53,6 +53,19 @@ pub struct ServerSettings {
     pub shutdown_timeout_seconds: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// A request's head, then its body, must each arrive within this many milliseconds
+    /// (the head counted from the connection's start); a slow client gets 408 and
+    /// its connection is closed.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Connections each worker holds at most; 0 (default) derives it from the
+    /// process's open-file limit, so slow connections cannot exhaust it.
+    #[serde(default)]
+    pub max_connections: usize,
+}
+
+fn default_request_timeout_ms() -> u64 {
+    10_000
 }
 
 /// Where the Redis session store lives and how long a call may take.
@@ -205,6 +218,24 @@ pub enum SettingsError {
         /// The key.
         key: &'static str,
     },
+    /// A secret that a simple estimate puts below 128 bits of entropy, in production.
+    #[error(
+        "configuration: {key} looks guessable (about {bits} bits by a simple estimate; production needs {MIN_SECRET_BITS}); make one with: openssl rand -hex 32"
+    )]
+    WeakSecret {
+        /// The key.
+        key: &'static str,
+        /// The estimate, whole bits.
+        bits: u32,
+    },
+    /// `APP_ENV` names no environment this product knows.
+    #[error(
+        "configuration: APP_ENV={value:?} is not an environment; use production (or prod), development (or dev) or test"
+    )]
+    UnknownEnvironment {
+        /// The value given (cut to 40 characters).
+        value: String,
+    },
     /// A value that cannot be read as what the key needs.
     #[error("configuration: {key} is not {expected}")]
     Malformed {
@@ -245,6 +276,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "server.port",
     "server.shutdown_timeout_seconds",
     "server.workers",
+    "server.request_timeout_ms",
+    "server.max_connections",
     "redis.url",
     "redis.timeout_ms",
     "redis.pool_size",
@@ -271,13 +304,20 @@ pub const KNOWN_KEYS: &[&str] = &[
     "login.failure_window_seconds",
     "login.max_failures_per_ip_per_minute",
     "password.bcrypt_cost",
+    "password.max_queue",
+    "signup.max_per_ip_per_hour",
+    "signup.max_per_minute",
     "internal.token",
     "validation.mode",
     "validation.timeout_ms",
     "validation.cache",
     "validation.cache_max_entries",
     "validation.cache_heartbeat_ms",
+    "validation.cache_max_age_ms",
     "auth_service.url",
+    "auth_service.proxy",
+    "auth_service.ca_file",
+    "auth_service.allow_plain_http",
 ];
 
 /// Keys whose value is a map of names the operator chooses (`jwt.verification_keys.<kid>`).
@@ -299,6 +339,7 @@ fn with_defaults(service_defaults: &str) -> config::ConfigBuilder<config::builde
 /// and `APP__SECTION__KEY` environment variables, in that order. A key that no
 /// service knows is refused, naming it and the nearest known key.
 pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T, SettingsError> {
+    environment_is_production(std::env::var("APP_ENV").ok().as_deref())?;
     let mut builder = with_defaults(service_defaults);
     if let Ok(path) = std::env::var("APP_CONFIG_FILE") {
         builder = builder.add_source(config::File::with_name(&path).required(true));
@@ -367,11 +408,80 @@ fn nearest_key(key: &str) -> Option<&'static str> {
         .map(|(_, known)| known)
 }
 
-/// True when `APP_ENV` says this is a production deployment.
+/// The least entropy, by [`estimated_entropy_bits`], of a secret in production.
+pub const MIN_SECRET_BITS: u32 = 128;
+
+/// Reads `APP_ENV`: true for `production` or `prod` (any case, spaces ignored), false
+/// when unset, empty or `development`, `dev`, `test`; anything else is refused, so a
+/// typo never turns production checks off.
+pub fn environment_is_production(value: Option<&str>) -> Result<bool, SettingsError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "production" | "prod" => Ok(true),
+        "development" | "dev" | "test" => Ok(false),
+        _ => Err(SettingsError::UnknownEnvironment {
+            value: value.chars().take(40).collect(),
+        }),
+    }
+}
+
+/// True when `APP_ENV` says this is a production deployment (see
+/// [`environment_is_production`]); an unknown value counts as production here, and
+/// [`load`] refuses it.
 pub fn is_production() -> bool {
-    std::env::var("APP_ENV")
-        .map(|v| v.eq_ignore_ascii_case("production"))
-        .unwrap_or(false)
+    environment_is_production(std::env::var("APP_ENV").ok().as_deref()).unwrap_or(true)
+}
+
+/// A simple estimate of a secret's entropy: its length times the Shannon entropy of
+/// its characters (bits per character). Repeated or few distinct characters score
+/// low whatever the length; 64 random hex digits score about 250.
+pub fn estimated_entropy_bits(secret: &str) -> f64 {
+    let mut counts: BTreeMap<char, usize> = BTreeMap::new();
+    for c in secret.chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    let total = secret.chars().count() as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&n| {
+            let p = n as f64 / total;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * total
+}
+
+/// In production, refuses a secret that holds a built-in development value or a
+/// placeholder (anywhere in it), or scores below [`MIN_SECRET_BITS`].
+pub fn check_secret(
+    key: &'static str,
+    secret: &str,
+    production: bool,
+) -> Result<(), SettingsError> {
+    if !production {
+        return Ok(());
+    }
+    let development = [
+        DEV_JWT_SECRET,
+        DEV_INTERNAL_TOKEN,
+        PLACEHOLDER_MARK,
+        "dev-only",
+    ]
+    .iter()
+    .any(|dev| secret.contains(dev));
+    if development {
+        return Err(SettingsError::DevelopmentValue { key });
+    }
+    let bits = estimated_entropy_bits(secret);
+    if bits < f64::from(MIN_SECRET_BITS) {
+        return Err(SettingsError::WeakSecret {
+            key,
+            bits: bits as u32,
+        });
+    }
+    Ok(())
 }
 
 impl JwtSettings {
@@ -385,9 +495,7 @@ impl JwtSettings {
                     min_bytes: 32,
                 });
             }
-            if production && (secret == DEV_JWT_SECRET || secret.contains(PLACEHOLDER_MARK)) {
-                return Err(SettingsError::DevelopmentValue { key: "jwt.secret" });
-            }
+            check_secret("jwt.secret", secret, production)?;
         }
         Ok(())
     }
@@ -403,16 +511,24 @@ impl InternalSettings {
                 min_bytes: 16,
             });
         }
-        if production && (token == DEV_INTERNAL_TOKEN || token.contains(PLACEHOLDER_MARK)) {
-            return Err(SettingsError::DevelopmentValue {
-                key: "internal.token",
-            });
-        }
+        check_secret("internal.token", token, production)?;
         Ok(())
     }
 }
 
 impl SessionSettings {
+    /// Refuses seed mode (`accept_user_id_header`: a bare userId is a credential) in
+    /// production.
+    pub fn check_seed_mode(&self, production: bool) -> Result<(), SettingsError> {
+        if production && self.accept_user_id_header {
+            return Err(SettingsError::Conflict {
+                key: "session.accept_user_id_header",
+                other: "APP_ENV=production (seed mode lets anyone who knows a userId act as that user)",
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses a zero lifetime, an empty key prefix, a per-user maximum outside 1 to
     /// 1,000, an idle timeout above the absolute lifetime, and seed mode with
     /// `multiple`.

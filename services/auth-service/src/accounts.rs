@@ -11,7 +11,7 @@ use session_core::{
     AuthError, Credential, LocalValidator, Session, SessionStore, StoreError, TokenCodec,
 };
 
-use crate::password::{HashError, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Passwords};
+use crate::password::{HashError, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Passwords, Priority};
 use crate::throttle::{Throttle, ThrottleError};
 use crate::users::{User, UserError, UserRepository};
 
@@ -69,8 +69,11 @@ impl From<StoreError> for AccountError {
 }
 
 impl From<HashError> for AccountError {
-    fn from(_: HashError) -> Self {
-        Self::Internal
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => Self::Unavailable,
+            HashError::Failed => Self::Internal,
+        }
     }
 }
 
@@ -92,25 +95,54 @@ impl From<ThrottleError> for AccountError {
     }
 }
 
-/// Trims and lowercases an email and checks its shape: at most 254 characters, one
-/// `@`, a non-empty local part, a dotted domain of non-empty labels, no spaces or
-/// control characters.
+/// Normalises an email (trimmed, NFKC, lowercase) and checks it: at most 254
+/// characters, one `@`, a non-empty local part, a dotted domain of non-empty labels;
+/// no spaces, control or invisible characters; each part in one script, so that no
+/// lookalike of an address (fullwidth forms fold into it under NFKC; Cyrillic
+/// homoglyphs mixed into Latin, zero-width and format characters, stray combining
+/// marks are refused) becomes an account of its own.
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
-    let email = raw.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_security::{GeneralSecurityProfile, MixedScript};
+
+    let email = raw.trim().nfkc().collect::<String>().to_lowercase();
     if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
         return Err(AccountError::InvalidEmail);
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Outside ASCII, only characters UTS #39 allows in identifiers: no zero-width,
+    // format, control or compatibility characters.
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || (!c.is_ascii() && !c.identifier_allowed()))
+    {
         return Err(AccountError::InvalidEmail);
+    }
+    // A combining mark that did not compose with the letter before it (NFKC composes
+    // every accent that has a letter of its own) only decorates a lookalike.
+    let mut previous = ' ';
+    for c in email.chars() {
+        if is_combining_mark(c) && previous.is_ascii() {
+            return Err(AccountError::InvalidEmail);
+        }
+        previous = c;
     }
     let mut parts = email.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(AccountError::InvalidEmail);
     };
-    let labels_ok = domain
-        .split('.')
-        .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
-    if local.is_empty() || local.len() > 64 || !domain.contains('.') || !labels_ok {
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.is_single_script()
+    });
+    if local.is_empty()
+        || local.len() > 64
+        || !local.is_single_script()
+        || !domain.contains('.')
+        || !labels_ok
+    {
         return Err(AccountError::InvalidEmail);
     }
     Ok(email)
@@ -123,6 +155,11 @@ fn checked_user_id(raw: &str) -> Result<String, AccountError> {
     } else {
         Err(AccountError::NotFound)
     }
+}
+
+/// The ObjectId of a checked userId.
+fn bson_id(user_id: &str) -> Result<mongodb::bson::oid::ObjectId, AccountError> {
+    mongodb::bson::oid::ObjectId::parse_str(user_id).map_err(|_| AccountError::NotFound)
 }
 
 /// Checks a sign-up password's length in bytes (8 to 72).
@@ -167,18 +204,21 @@ pub struct Accounts {
     passwords: Passwords,
     throttle: Throttle,
     introspector: LocalValidator,
+    seed_mode: bool,
 }
 
 impl Accounts {
-    /// Wires the parts together.
+    /// Wires the parts together; `seed_mode` (`session.accept_user_id_header`) lets
+    /// `/introspect` and `/session` take a bare userId.
     pub fn new(
         users: UserRepository,
         store: SessionStore,
         codec: Arc<TokenCodec>,
         passwords: Passwords,
         throttle: Throttle,
+        seed_mode: bool,
     ) -> Self {
-        let introspector = LocalValidator::new(codec.clone(), store.clone(), true);
+        let introspector = LocalValidator::new(codec.clone(), store.clone(), seed_mode);
         Self {
             users,
             store,
@@ -186,7 +226,13 @@ impl Accounts {
             passwords,
             throttle,
             introspector,
+            seed_mode,
         }
+    }
+
+    /// True when a bare userId is a credential (seed mode).
+    pub fn seed_mode(&self) -> bool {
+        self.seed_mode
     }
 
     /// The users repository (for readiness).
@@ -199,14 +245,23 @@ impl Accounts {
         &self.store
     }
 
-    /// Registers a user; emails are unique case-insensitively.
+    /// Registers a user; emails are unique case-insensitively. Throttled per client
+    /// IP and for the service; hashed behind logins.
     #[tracing::instrument(skip_all)]
-    pub async fn sign_up(&self, email: &str, password: String) -> Result<User, AccountError> {
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        ip: Option<&str>,
+    ) -> Result<User, AccountError> {
         let email = normalize_email(email)?;
         check_password(&password)?;
-        let hash = self.passwords.hash(password).await?;
+        self.throttle.sign_up(ip).await?;
+        let hash = self.passwords.hash(password, Priority::Background).await?;
         let user = self.users.insert(&email, hash).await?;
-        tracing::info!(user_id = %user.id.to_hex(), "user signed up");
+        // User ids stay out of info logs: with seed mode they were a credential.
+        tracing::info!("user signed up");
+        tracing::debug!(user_id = %user.id.to_hex(), "user signed up");
         Ok(user)
     }
 
@@ -229,7 +284,14 @@ impl Accounts {
         }
         let user_id = user.id.to_hex();
         let outcome = self.open_session(&user_id, &user.email, origin).await?;
-        tracing::info!(user_id = %user_id, reused = outcome.reused, "login");
+        // A deletion that ran between the password check and the session's creation
+        // must not leave the deleted user a session (see `delete_user`).
+        if self.users.find_by_id(user.id).await?.is_none() {
+            self.store.end_all(&user_id, None).await?;
+            return Err(AccountError::InvalidCredentials);
+        }
+        tracing::info!(reused = outcome.reused, "login");
+        tracing::debug!(user_id = %user_id, "login");
         Ok(outcome)
     }
 
@@ -270,10 +332,10 @@ impl Accounts {
     }
 
     async fn rehash(&self, user: &User, password: String) {
-        match self.passwords.hash(password).await {
+        match self.passwords.hash(password, Priority::Background).await {
             Ok(hash) => match self.users.update_password_hash(user.id, &hash).await {
                 Ok(()) => {
-                    tracing::info!(user_id = %user.id.to_hex(), "password re-hashed at the configured cost")
+                    tracing::info!("password re-hashed at the configured cost")
                 }
                 Err(_) => tracing::warn!("password re-hash not saved; will retry at next login"),
             },
@@ -346,7 +408,7 @@ impl Accounts {
     }
 
     /// Ends the presented session if Redis still holds it.
-    #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %session.user_id))]
     pub async fn log_out(&self, session: &Session) -> Result<(), AccountError> {
         if self
             .store
@@ -385,7 +447,7 @@ impl Accounts {
     }
 
     /// Ends one of the caller's sessions by id; `NotFound` when it is not one of theirs.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn end_session(
         &self,
         caller: &Session,
@@ -424,7 +486,7 @@ impl Accounts {
     }
 
     /// Ends every session of the caller but the presented one.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn log_out_others(&self, caller: &Session) -> Result<u64, AccountError> {
         Ok(self
             .store
@@ -433,13 +495,13 @@ impl Accounts {
     }
 
     /// Ends every session of the caller, the presented one too.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn log_out_all(&self, caller: &Session) -> Result<u64, AccountError> {
         Ok(self.store.end_all(&caller.user_id, None).await?)
     }
 
     /// Pushes the presented session's idle deadline forward; the new end.
-    #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %session.user_id))]
     pub async fn refresh(&self, session: &Session) -> Result<i64, AccountError> {
         self.store
             .touch(
@@ -454,7 +516,7 @@ impl Accounts {
 
     /// Changes the caller's password (throttled like login; the new one obeys the
     /// sign-up rules) and ends every other session of theirs.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn change_password(
         &self,
         caller: &Session,
@@ -474,7 +536,7 @@ impl Accounts {
         let user = self
             .throttled_check(&email, ip, current, async { Ok(Some(user)) })
             .await?;
-        let hash = self.passwords.hash(new).await?;
+        let hash = self.passwords.hash(new, Priority::Interactive).await?;
         self.users.update_password_hash(user.id, &hash).await?;
         let ended = self
             .store
@@ -496,6 +558,23 @@ impl Accounts {
         let ended = self.store.end_all(&user_id, None).await?;
         tracing::info!(ended, "sessions ended by an admin");
         Ok(ended)
+    }
+
+    /// Admin: deletes a user and ends every session of theirs. Sessions are ended
+    /// before the user goes (so a failure leaves a user without sessions, never
+    /// sessions without a user) and again after, for a login that raced the deletion;
+    /// a login that opens its session later finds the user gone and ends it.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), AccountError> {
+        let user_id = checked_user_id(user_id)?;
+        let id = bson_id(&user_id)?;
+        self.store.end_all(&user_id, None).await?;
+        if !self.users.delete(id).await? {
+            return Err(AccountError::NotFound);
+        }
+        let late = self.store.end_all(&user_id, None).await?;
+        tracing::info!(late, "user deleted by an admin; every session ended");
+        Ok(())
     }
 
     /// Answers whether a token (or, for seed-mode callers, a userId) is a live session.
@@ -554,6 +633,49 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(normalize_email(&long), Err(AccountError::InvalidEmail));
+    }
+
+    #[test]
+    fn lookalikes_fold_into_the_address_or_are_refused() {
+        // Fullwidth letters and compatibility forms fold into the plain address.
+        for same in [
+            "\u{ff41}\u{ff44}\u{ff41}@example.com",
+            "ADA@EXAMPLE.COM",
+            "\u{1d41a}da@example.com",
+        ] {
+            assert_eq!(
+                normalize_email(same).as_deref(),
+                Ok("ada@example.com"),
+                "{same:?}"
+            );
+        }
+        // A decomposed accent composes into the letter with the accent.
+        assert_eq!(
+            normalize_email("jose\u{301}@example.com").as_deref(),
+            Ok("jos\u{e9}@example.com")
+        );
+        for lookalike in [
+            "a\u{200b}da@example.com", // zero-width space
+            "ad\u{200d}a@example.com", // zero-width joiner
+            "\u{feff}ada@example.com", // byte order mark inside
+            "ada\u{2060}@example.com", // word joiner
+            "a\u{202e}da@example.com", // right-to-left override
+            "\u{430}da@example.com",   // Cyrillic a among Latin letters
+            "ad\u{3b1}@example.com",   // Greek alpha among Latin letters
+            "ada@ex\u{430}mple.com",   // Cyrillic a in the domain
+            "a\u{338}da@example.com",  // combining overlay on a Latin letter
+            "ada\u{34f}@example.com",  // combining grapheme joiner
+            "ada\u{7}@example.com",    // control character
+        ] {
+            assert_eq!(
+                normalize_email(lookalike),
+                Err(AccountError::InvalidEmail),
+                "{lookalike:?}"
+            );
+        }
+        // Addresses in one script other than Latin are fine.
+        assert!(normalize_email("\u{43c}\u{430}\u{448}\u{430}@example.com").is_ok());
+        assert!(normalize_email("first.last+tag@example.com").is_ok());
     }
 
     #[test]

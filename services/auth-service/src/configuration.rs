@@ -14,6 +14,8 @@ host = "127.0.0.1"
 port = 8080
 shutdown_timeout_seconds = 30
 workers = 0
+request_timeout_ms = 10000
+max_connections = 0
 
 [mongodb]
 uri = "mongodb://127.0.0.1:27017"
@@ -27,6 +29,11 @@ max_failures_per_ip_per_minute = 100
 
 [password]
 bcrypt_cost = 12
+max_queue = 32
+
+[signup]
+max_per_ip_per_hour = 20
+max_per_minute = 300
 "#;
 
 /// Everything the auth-service reads at start.
@@ -46,6 +53,8 @@ pub struct Settings {
     pub login: LoginSettings,
     /// Password hashing.
     pub password: PasswordSettings,
+    /// Sign-up throttling.
+    pub signup: SignupSettings,
     /// The token internal callers present on `/introspect`.
     pub internal: InternalSettings,
     /// The admin endpoints' token.
@@ -88,7 +97,22 @@ pub struct LoginSettings {
 pub struct PasswordSettings {
     /// bcrypt cost for new hashes; hashes of another cost are renewed at login.
     pub bcrypt_cost: u32,
+    /// Hashing jobs queued or running at most; beyond it the answer is 503 at once.
+    /// Sign-ups may take half of it.
+    pub max_queue: usize,
 }
+
+/// Limits on sign-up, which costs a bcrypt hash each.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignupSettings {
+    /// Sign-ups per client IP per hour.
+    pub max_per_ip_per_hour: u64,
+    /// Sign-ups per minute for the whole service (every instance together).
+    pub max_per_minute: u64,
+}
+
+/// The lowest bcrypt cost production accepts.
+pub const MIN_PRODUCTION_BCRYPT_COST: u32 = 10;
 
 impl Settings {
     /// Loads defaults < `APP_CONFIG_FILE` < `APP__...` and checks them.
@@ -116,19 +140,32 @@ impl Settings {
                     min_bytes: 32,
                 });
             }
-            let development = token.contains(settings::PLACEHOLDER_MARK)
-                || token == settings::DEV_INTERNAL_TOKEN
-                || token == settings::DEV_JWT_SECRET
-                || token == self.internal.token.expose_secret();
-            if production && development {
-                return Err(SettingsError::DevelopmentValue { key: "admin.token" });
+            if token == self.internal.token.expose_secret() {
+                return Err(SettingsError::Conflict {
+                    key: "admin.token",
+                    other: "internal.token (the admin token must be a secret of its own)",
+                });
             }
+            settings::check_secret("admin.token", token, production)?;
         }
         self.session.check()?;
+        self.session.check_seed_mode(production)?;
         if !(4..=31).contains(&self.password.bcrypt_cost) {
             return Err(SettingsError::OutOfRange {
                 key: "password.bcrypt_cost",
                 allowed: "between 4 and 31",
+            });
+        }
+        if production && self.password.bcrypt_cost < MIN_PRODUCTION_BCRYPT_COST {
+            return Err(SettingsError::OutOfRange {
+                key: "password.bcrypt_cost",
+                allowed: "at least 10 in production",
+            });
+        }
+        if !(1..=100_000).contains(&self.password.max_queue) {
+            return Err(SettingsError::OutOfRange {
+                key: "password.max_queue",
+                allowed: "between 1 and 100000",
             });
         }
         if self.login.failure_window_seconds == 0 {

@@ -1,69 +1,155 @@
 //! Password hashing with bcrypt, off the async workers, on a pool of one thread per
 //! core that runs at a lower OS priority (nice 10): a login storm uses idle CPU but
 //! cannot starve request handling, here or in a service sharing the machine.
+//!
+//! The queue in front of the pool is bounded (`password.max_queue`): a job that finds
+//! it full fails at once with [`HashError::Busy`] (the caller answers 503) instead of
+//! waiting behind seconds of work. Interactive jobs (login, password change) are
+//! served before background ones (sign-up, re-hashing), and background jobs may fill
+//! only half the queue, so a sign-up flood cannot crowd out people signing in.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Shortest password accepted at sign-up, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 8;
 /// Longest password accepted: bcrypt reads only 72 bytes, so longer is refused, never truncated.
 pub const MAX_PASSWORD_BYTES: usize = 72;
 
-/// Hashing failed (a bcrypt error or a lost blocking task).
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError;
+/// Why a hashing job did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// The queue is full: try again shortly.
+    #[error("the password hashing queue is full")]
+    Busy,
+    /// A bcrypt error or a lost worker.
+    #[error("password hashing failed")]
+    Failed,
+}
+
+/// Who waits for a hashing job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A person waits for the answer (login, password change): served first.
+    Interactive,
+    /// Sign-up and re-hashing: served when no interactive job waits, and held to half
+    /// the queue.
+    Background,
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
+#[derive(Default)]
+struct Queue {
+    interactive: VecDeque<Job>,
+    background: VecDeque<Job>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    /// Jobs queued or running.
+    depth: AtomicUsize,
+    max: usize,
+}
+
 /// Threads that run bcrypt jobs, one per core, at a lower OS priority.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct HashPool {
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool")
+            .field("depth", &self.shared.depth.load(Ordering::Relaxed))
+            .field("max", &self.shared.max)
+            .finish()
+    }
 }
 
 /// Crossplatform priority 22 of 0..=99 is nice 10 on Linux.
 const HASHING_PRIORITY: u8 = 22;
 
 impl HashPool {
-    fn new() -> Result<Self, HashError> {
+    fn new(max_queue: usize) -> Result<Self, HashError> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            depth: AtomicUsize::new(0),
+            max: max_queue.max(threads),
+        });
         for i in 0..threads {
-            let queue = queue.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    loop {
-                        let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                    while let Some(job) = next_job(&shared) {
+                        job();
+                        shared.depth.fetch_sub(1, Ordering::AcqRel);
                     }
                 })
-                .map_err(|_| HashError)?;
+                .map_err(|_| HashError::Failed)?;
         }
-        Ok(Self { jobs })
+        Ok(Self { shared })
+    }
+
+    /// Jobs queued or running.
+    fn depth(&self) -> usize {
+        self.shared.depth.load(Ordering::Acquire)
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        priority: Priority,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let limit = match priority {
+            Priority::Interactive => self.shared.max,
+            Priority::Background => self.shared.max / 2,
+        };
+        let taken = self
+            .shared
+            .depth
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
+                (depth < limit).then_some(depth + 1)
+            });
+        if taken.is_err() {
+            return Err(HashError::Busy);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(work());
-            }))
-            .map_err(|_| HashError)?;
-        rx.await.map_err(|_| HashError)
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        match self.shared.queue.lock() {
+            Ok(mut queue) => match priority {
+                Priority::Interactive => queue.interactive.push_back(job),
+                Priority::Background => queue.background.push_back(job),
+            },
+            Err(_) => {
+                self.shared.depth.fetch_sub(1, Ordering::AcqRel);
+                return Err(HashError::Failed);
+            }
+        }
+        self.shared.ready.notify_one();
+        rx.await.map_err(|_| HashError::Failed)
+    }
+}
+
+/// Blocks until a job is queued: interactive ones first. None when the lock is poisoned.
+fn next_job(shared: &Shared) -> Option<Job> {
+    let mut queue = shared.queue.lock().ok()?;
+    loop {
+        if let Some(job) = queue.interactive.pop_front() {
+            return Some(job);
+        }
+        if let Some(job) = queue.background.pop_front() {
+            return Some(job);
+        }
+        queue = shared.ready.wait(queue).ok()?;
     }
 }
 
@@ -91,11 +177,12 @@ pub struct Passwords {
 impl Passwords {
     /// Prepares a dummy hash of the same cost, verified for unknown emails so that
     /// they take as long as a wrong password.
-    pub async fn new(cost: u32) -> Result<Self, HashError> {
-        let pool = HashPool::new()?;
+    pub async fn new(cost: u32, max_queue: usize) -> Result<Self, HashError> {
+        let pool = HashPool::new(max_queue)?;
         let dummy = pool
-            .run(move || {
-                bcrypt::hash("not-a-real-password-only-for-timing", cost).map_err(|_| HashError)
+            .run(Priority::Interactive, move || {
+                bcrypt::hash("not-a-real-password-only-for-timing", cost)
+                    .map_err(|_| HashError::Failed)
             })
             .await??;
         Ok(Self {
@@ -106,11 +193,18 @@ impl Passwords {
     }
 
     /// Hashes a password at the configured cost.
-    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+    pub async fn hash(&self, password: String, priority: Priority) -> Result<String, HashError> {
         let cost = self.cost;
         self.pool
-            .run(move || bcrypt::hash(password.as_bytes(), cost).map_err(|_| HashError))
+            .run(priority, move || {
+                bcrypt::hash(password.as_bytes(), cost).map_err(|_| HashError::Failed)
+            })
             .await?
+    }
+
+    /// Hashing jobs queued or running.
+    pub fn queue_depth(&self) -> usize {
+        self.pool.depth()
     }
 
     /// Verifies `password` against `hash`, or against the dummy hash when there is
@@ -121,7 +215,9 @@ impl Passwords {
         let too_long = password.len() > MAX_PASSWORD_BYTES;
         let matched = self
             .pool
-            .run(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false))
+            .run(Priority::Interactive, move || {
+                bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)
+            })
             .await?;
         Ok(known && matched && !too_long)
     }
@@ -143,9 +239,9 @@ mod tests {
 
     #[tokio::test]
     async fn hashing_threads_run_at_a_lower_priority() {
-        let pool = HashPool::new().expect("pool");
+        let pool = HashPool::new(8).expect("pool");
         let nice = pool
-            .run(|| {
+            .run(Priority::Interactive, || {
                 // Field 19 of /proc/thread-self/stat is the nice value.
                 let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
                 let after_name = stat.rsplit(')').next().expect("fields").to_owned();
@@ -170,8 +266,11 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_user_and_overlong_password_never_verify() {
-        let p = Passwords::new(4).await.expect("passwords");
-        let hash = p.hash("correct horse".into()).await.expect("hash");
+        let p = Passwords::new(4, 8).await.expect("passwords");
+        let hash = p
+            .hash("correct horse".into(), Priority::Background)
+            .await
+            .expect("hash");
         assert!(
             p.verify("correct horse".into(), Some(hash.clone()))
                 .await
@@ -188,7 +287,88 @@ mod tests {
                 .expect("verify")
         );
         let long = "a".repeat(80);
-        let long_hash = p.hash(long[..72].to_owned()).await.expect("hash");
+        let long_hash = p
+            .hash(long[..72].to_owned(), Priority::Interactive)
+            .await
+            .expect("hash");
         assert!(!p.verify(long, Some(long_hash)).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_interactive_jobs_go_first() {
+        let pool = HashPool::new(4).expect("pool");
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max = 4usize.max(threads);
+        // Hold every worker until released, so queued jobs stay queued.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut running = Vec::new();
+        for _ in 0..threads {
+            let (gate, pool) = (gate.clone(), pool.clone());
+            running.push(tokio::spawn(async move {
+                pool.run(Priority::Interactive, move || {
+                    let (lock, open) = &*gate;
+                    let mut go = lock.lock().expect("gate");
+                    while !*go {
+                        go = open.wait(go).expect("gate");
+                    }
+                })
+                .await
+            }));
+        }
+        while pool.depth() < threads {
+            tokio::task::yield_now().await;
+        }
+        // Background jobs may fill half the queue only; beyond that, Busy at once.
+        let mut queued = Vec::new();
+        while pool.depth() < max / 2 {
+            let (pool, order) = (pool.clone(), order.clone());
+            queued.push(tokio::spawn(async move {
+                pool.run(Priority::Background, move || {
+                    order.lock().expect("order").push('b')
+                })
+                .await
+            }));
+            tokio::task::yield_now().await;
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(
+            pool.run(Priority::Background, || ()).await,
+            Err(HashError::Busy)
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        // Interactive jobs still get in, up to the bound, and run first.
+        while pool.depth() < max {
+            let (pool, order) = (pool.clone(), order.clone());
+            queued.push(tokio::spawn(async move {
+                pool.run(Priority::Interactive, move || {
+                    order.lock().expect("order").push('i')
+                })
+                .await
+            }));
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            pool.run(Priority::Interactive, || ()).await,
+            Err(HashError::Busy)
+        );
+        {
+            let (lock, open) = &*gate;
+            *lock.lock().expect("gate") = true;
+            open.notify_all();
+        }
+        for task in running.into_iter().chain(queued) {
+            task.await.expect("task").expect("job ran");
+        }
+        // Without priority the interactive jobs, queued last, would run last. Workers
+        // run side by side, so allow an interleaving of one job per other worker.
+        let order: String = order.lock().expect("order").iter().collect();
+        let interactive = order.matches('i').count();
+        let last_interactive = order.rfind('i').expect("interactive jobs ran");
+        assert!(
+            last_interactive < interactive + threads - 1,
+            "interactive jobs run before background ones: {order}"
+        );
+        assert_eq!(pool.depth(), 0);
     }
 }

@@ -60,15 +60,23 @@ impl Application {
                 );
             }
         });
-        let passwords = Passwords::new(settings.password.bcrypt_cost)
+        let passwords = Passwords::new(settings.password.bcrypt_cost, settings.password.max_queue)
             .await
             .map_err(|_| anyhow::anyhow!("bcrypt could not hash at the configured cost"))?;
         let throttle = Throttle::new(
             store.clone(),
             &settings.session.key_prefix,
             settings.login.clone(),
+            settings.signup.clone(),
         );
-        let accounts = Accounts::new(users, store.clone(), codec.clone(), passwords, throttle);
+        let accounts = Accounts::new(
+            users,
+            store.clone(),
+            codec.clone(),
+            passwords,
+            throttle,
+            settings.session.accept_user_id_header,
+        );
         let codec_for_jwks = codec.clone();
         let validator = SessionValidator::Local(LocalValidator::new(
             codec,

@@ -144,6 +144,16 @@ impl UserRepository {
             .map_err(|e| Self::unavailable("find", &e))
     }
 
+    /// Deletes a user; false when there was none with this id.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete(&self, id: ObjectId) -> Result<bool, UserError> {
+        let deleted = self
+            .bounded("delete", self.users.delete_one(doc! { "_id": id }))
+            .await?
+            .map_err(|e| Self::unavailable("delete", &e))?;
+        Ok(deleted.deleted_count == 1)
+    }
+
     /// Replaces a user's password hash (a password change, or a raised bcrypt cost).
     #[tracing::instrument(skip_all)]
     pub async fn update_password_hash(&self, id: ObjectId, hash: &str) -> Result<(), UserError> {
@@ -195,5 +205,21 @@ fn error_kind_name(err: &mongodb::error::Error) -> &'static str {
         ErrorKind::Write(_) => "write",
         ErrorKind::ConnectionPoolCleared { .. } => "pool_cleared",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn the_driver_keeps_credentials_out_of_debug_output() {
+        let options = mongodb::options::ClientOptions::parse(
+            "mongodb://ada:pa55-s3cret-word@127.0.0.1:1/?directConnection=true",
+        )
+        .await
+        .expect("a valid URI");
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("pa55-s3cret-word"), "{shown}");
+        let client = mongodb::Client::with_options(options).expect("a client");
+        assert!(!format!("{client:?}").contains("pa55-s3cret-word"));
     }
 }

@@ -1,6 +1,7 @@
 //! The resource-service's settings: the contract's keys, layered with the `config` crate.
 
 use serde::Deserialize;
+use session_core::client::check_url;
 use session_core::settings::{
     self, InternalSettings, JwtAlgorithm, JwtSettings, RedisSettings, ServerSettings,
     SessionSettings, SettingsError,
@@ -13,6 +14,8 @@ host = "127.0.0.1"
 port = 8081
 shutdown_timeout_seconds = 30
 workers = 0
+request_timeout_ms = 10000
+max_connections = 0
 
 [validation]
 mode = "redis"
@@ -20,9 +23,11 @@ timeout_ms = 1000
 cache = false
 cache_max_entries = 100000
 cache_heartbeat_ms = 1000
+cache_max_age_ms = 5000
 
 [auth_service]
 url = "http://127.0.0.1:8080"
+allow_plain_http = false
 "#;
 
 /// Everything the resource-service reads at start.
@@ -69,6 +74,10 @@ pub struct ValidationSettings {
     /// How often the invalidation channel is checked; the cache is dropped when a
     /// check fails.
     pub cache_heartbeat_ms: u64,
+    /// An entry is served for at most this long after Redis confirmed it, then checked
+    /// again: the bound on how long a change that bypasses the store (an operator's
+    /// `DEL`, `FLUSHALL`, eviction) goes unseen.
+    pub cache_max_age_ms: u64,
 }
 
 /// The auth-service's location.
@@ -76,6 +85,15 @@ pub struct ValidationSettings {
 pub struct AuthServiceSettings {
     /// Base URL, e.g. `http://127.0.0.1:8080`.
     pub url: String,
+    /// A proxy to reach it through; without one no proxy is used, whatever the
+    /// environment's `HTTP_PROXY` says.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// A PEM bundle of CAs to trust besides the system's, for `https://` URLs.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Lets production use plain `http://` to a host that is not loopback.
+    pub allow_plain_http: bool,
 }
 
 impl Settings {
@@ -95,6 +113,7 @@ impl Settings {
     /// Refuses unusable values, and the built-in secrets in production.
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.session.check()?;
+        self.session.check_seed_mode(production)?;
         match self.validation.mode {
             ValidationMode::Redis => {
                 self.jwt.check(production)?;
@@ -108,7 +127,29 @@ impl Settings {
                     });
                 }
             }
-            ValidationMode::Remote => self.internal.check(production)?,
+            ValidationMode::Remote => {
+                self.internal.check(production)?;
+                check_url(
+                    "auth_service.url",
+                    &self.auth_service.url,
+                    production,
+                    self.auth_service.allow_plain_http,
+                )?;
+            }
+        }
+        if let Some(url) = &self.jwt.jwks_url {
+            check_url(
+                "jwt.jwks_url",
+                url,
+                production,
+                self.auth_service.allow_plain_http,
+            )?;
+        }
+        if !(1..=600_000).contains(&self.validation.cache_max_age_ms) {
+            return Err(SettingsError::OutOfRange {
+                key: "validation.cache_max_age_ms",
+                allowed: "between 1 and 600000",
+            });
         }
         Ok(())
     }

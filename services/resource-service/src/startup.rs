@@ -7,7 +7,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
-use session_core::client::{IntrospectionClient, JwksFetcher};
+use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
 use session_core::http::{BoundServer, serve};
 use session_core::settings::{JwtAlgorithm, PerUser};
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
@@ -25,6 +25,11 @@ impl Application {
     /// Builds the validator for the configured mode and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let seed = settings.session.accept_user_id_header;
+        let client_options = ClientOptions {
+            timeout: Duration::from_millis(settings.validation.timeout_ms.max(1)),
+            proxy: settings.auth_service.proxy.clone(),
+            ca_file: settings.auth_service.ca_file.clone(),
+        };
         if seed {
             tracing::warn!(
                 "session.accept_user_id_header is on: a bare userId is accepted as a credential; anyone who knows a userId passes. Use only on a trusted network."
@@ -37,7 +42,8 @@ impl Application {
                 let channel = store.invalidation_channel().to_owned();
                 let mut local = LocalValidator::new(codec.clone(), store, seed);
                 if settings.validation.cache {
-                    let mut cache = ValidationCache::new(settings.validation.cache_max_entries);
+                    let mut cache = ValidationCache::new(settings.validation.cache_max_entries)
+                        .with_max_age(Duration::from_millis(settings.validation.cache_max_age_ms));
                     if settings.session.per_user == PerUser::Multiple {
                         cache = cache.with_many_per_user();
                     }
@@ -56,12 +62,8 @@ impl Application {
                 if let (JwtAlgorithm::EdDSA, Some(url)) =
                     (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
                 {
-                    let fetcher = JwksFetcher::new(
-                        url,
-                        codec,
-                        Duration::from_millis(settings.validation.timeout_ms.max(1)),
-                        Duration::from_secs(30),
-                    )?;
+                    let fetcher =
+                        JwksFetcher::new(url, codec, &client_options, Duration::from_secs(30))?;
                     // A failure here is not fatal: the first token with an unknown key
                     // id fetches again.
                     fetcher.fetch().await;
@@ -72,7 +74,7 @@ impl Application {
             ValidationMode::Remote => SessionValidator::Remote(IntrospectionClient::new(
                 &settings.auth_service.url,
                 settings.internal.token.clone(),
-                Duration::from_millis(settings.validation.timeout_ms.max(1)),
+                &client_options,
                 seed,
             )?),
         };

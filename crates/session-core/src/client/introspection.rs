@@ -1,7 +1,5 @@
 //! Validation through the auth-service's `POST /introspect` over HTTP.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::credential::Credential;
@@ -31,16 +29,16 @@ impl std::fmt::Debug for IntrospectionClient {
 }
 
 impl IntrospectionClient {
-    /// A client for the auth-service at `base_url`; every call is bounded by `timeout`.
+    /// A client for the auth-service at `base_url`, reached as `options` say.
     pub fn new(
         base_url: &str,
         internal_token: SecretString,
-        timeout: Duration,
+        options: &super::ClientOptions,
         accept_user_id: bool,
     ) -> Result<Self, SettingsError> {
         let base = base_url.trim_end_matches('/');
         Ok(Self {
-            client: super::http_client(timeout)?,
+            client: super::http_client(options)?,
             url: format!("{base}/introspect"),
             live_url: format!("{base}/health/live"),
             internal_token,

@@ -26,10 +26,10 @@ impl JwksFetcher {
     pub fn new(
         url: &str,
         codec: Arc<TokenCodec>,
-        timeout: Duration,
+        options: &super::ClientOptions,
         min_interval: Duration,
     ) -> Result<Self, SettingsError> {
-        let client = super::http_client(timeout)?;
+        let client = super::http_client(options)?;
         Ok(Self {
             client,
             url: url.to_owned(),

@@ -1,9 +1,13 @@
-//! Request body limits and the contract's 400 and 413 answers for bad JSON.
+//! Request body limits and the contract's answers for bad bodies: 400 (not JSON of
+//! the expected shape), 408 (the body did not arrive before the request's deadline),
+//! 413 (too large), 415 (not `application/json`, so a form posted by a foreign page
+//! is never read as credentials).
 
 use actix_web::error::{InternalError, JsonPayloadError, PayloadError};
+use actix_web::http::StatusCode;
 use actix_web::web;
 
-use super::errors::error_response;
+use super::errors::{error_response, error_response_with};
 use crate::error::ErrorCode;
 
 /// Largest request body accepted, in bytes.
@@ -13,19 +17,42 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_BODY_BYTES)
-        .content_type_required(false)
+        .content_type_required(true)
         .error_handler(|err, _req| {
-            let code = match &err {
+            let response = match &err {
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Payload(PayloadError::Overflow) => ErrorCode::PayloadTooLarge,
-                _ => ErrorCode::InvalidRequest,
+                | JsonPayloadError::Payload(PayloadError::Overflow) => {
+                    error_response(ErrorCode::PayloadTooLarge)
+                }
+                JsonPayloadError::ContentType => error_response(ErrorCode::UnsupportedMediaType),
+                JsonPayloadError::Payload(PayloadError::Io(io))
+                    if io.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    timed_out()
+                }
+                _ => error_response(ErrorCode::InvalidRequest),
             };
-            InternalError::from_response(err, error_response(code)).into()
+            InternalError::from_response(err, response).into()
         })
 }
 
 /// Raw payload settings with the same limit, for handlers that read no JSON.
 pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::new(MAX_BODY_BYTES)
+}
+
+/// 408 with the contract's body: the request did not arrive in time.
+pub fn timed_out() -> actix_web::HttpResponse {
+    let mut response = error_response_with(
+        ErrorCode::InvalidRequest,
+        "The request did not arrive in time.",
+        None,
+    );
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response.headers_mut().insert(
+        actix_web::http::header::CONNECTION,
+        actix_web::http::header::HeaderValue::from_static("close"),
+    );
+    response
 }

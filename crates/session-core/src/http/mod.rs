@@ -1,11 +1,12 @@
 //! actix-web integration, a file per concern: the contract's error bodies
 //! ([`errors`]), request ids and the access log ([`request_id`]), the [`Session`]
-//! extractor ([`extractor`]), body limits ([`body`]), the shared server builder
+//! extractor ([`extractor`]), body limits ([`body`]), slow clients ([`deadline`]), the shared server builder
 //! ([`server`]), health answers ([`health`]) and the 404/405 fallbacks ([`fallback`]).
 //!
 //! [`Session`]: crate::Session
 
 pub mod body;
+pub mod deadline;
 pub mod errors;
 pub mod extractor;
 pub mod fallback;

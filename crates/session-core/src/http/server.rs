@@ -3,6 +3,7 @@
 use actix_web::web;
 
 use super::body::{json_config, payload_config};
+use super::deadline::{RequestDeadline, body_deadline, default_max_connections};
 use super::fallback::not_found;
 use super::request_id::request_context;
 use crate::settings::ServerSettings;
@@ -24,19 +25,31 @@ where
 {
     let listener = std::net::TcpListener::bind((settings.host.as_str(), settings.port))?;
     let port = listener.local_addr()?.port();
-    let mut server = actix_web::HttpServer::new(move || {
+    let deadline = std::time::Duration::from_millis(settings.request_timeout_ms.max(1));
+    let workers = if settings.workers > 0 {
+        settings.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let max_connections = match settings.max_connections {
+        0 => default_max_connections(workers),
+        n => n,
+    };
+    tracing::debug!(max_connections, ?deadline, "connection limits");
+    let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(body_deadline))
             .wrap(actix_web::middleware::from_fn(request_context))
+            .app_data(RequestDeadline(deadline))
             .app_data(json_config())
             .app_data(payload_config())
             .configure(configure.clone())
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.shutdown_timeout_seconds)
-    .client_request_timeout(std::time::Duration::from_secs(10));
-    if settings.workers > 0 {
-        server = server.workers(settings.workers);
-    }
+    .client_request_timeout(deadline)
+    .max_connections(max_connections)
+    .workers(workers);
     let server = server.listen(listener)?.run();
     Ok(BoundServer { port, server })
 }

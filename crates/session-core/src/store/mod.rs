@@ -263,7 +263,7 @@ impl SessionStore {
     /// Stores `token` for the user unless a session exists, in one atomic step.
     ///
     /// Many concurrent calls for one user leave one key and all return its token.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn create_or_reuse(
         &self,
         user_id: &str,
@@ -300,7 +300,7 @@ impl SessionStore {
     }
 
     /// Replaces `old` with `new` (fresh expiry) only if the key still holds `old`.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let replaced: i64 = self
@@ -365,7 +365,7 @@ impl SessionStore {
     }
 
     /// The token held for the user, if any.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn get(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.key(user_id));
@@ -373,7 +373,7 @@ impl SessionStore {
     }
 
     /// Deletes the user's session only if it still holds `token`; true when deleted.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
         let key = self.key(user_id);
         let deleted: i64 = self
@@ -443,7 +443,7 @@ impl SessionStore {
     /// Opens a session: in `single` mode returns the live one if any (see
     /// [`SessionStore::create_or_reuse`]); in `multiple` mode stores a new one, making
     /// room by `session.when_full`. The token's digest is kept, never the token.
-    #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %new.user_id))]
     pub async fn open(&self, new: &NewSession<'_>) -> Result<Opened, StoreError> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ends_ms = self.ends_ms(now_ms, new.absolute_expires_at);
@@ -526,7 +526,7 @@ impl SessionStore {
     }
 
     /// Ends the session that `token` is (logout); false when it had ended already.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn end(
         &self,
         user_id: &str,
@@ -544,7 +544,7 @@ impl SessionStore {
 
     /// `multiple` mode: ends session `session_id` of the user while it holds `digest`
     /// (empty: whatever it holds); false when there was no such session.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn end_by_id(
         &self,
         user_id: &str,
@@ -571,7 +571,7 @@ impl SessionStore {
 
     /// Ends every session of the user except `keep` (a session id); returns how many
     /// ended. In `single` mode a `keep` leaves the one session alone.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
         if self.per_user == PerUser::Single {
             if keep.is_some() {
@@ -605,7 +605,7 @@ impl SessionStore {
     }
 
     /// `multiple` mode: the user's live sessions, newest first.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let index = self.index_key(user_id);
         let base = self.user_base(user_id);
@@ -633,7 +633,7 @@ impl SessionStore {
 
     /// Pushes the session's idle deadline forward (never past its `exp`); the new end,
     /// or `None` when the session is gone. With no idle timeout nothing is written.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn touch(
         &self,
         user_id: &str,

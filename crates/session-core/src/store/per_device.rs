@@ -105,11 +105,23 @@ return math.floor(ends / 1000)
 
 /// The SHA-256 of a token as lowercase hex: what `multiple` mode keeps instead of it.
 pub fn token_digest(token: &str) -> String {
-    use std::fmt::Write;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = Sha256::digest(token.as_bytes());
     let mut out = String::with_capacity(64);
     for byte in hash {
-        let _ = write!(out, "{byte:02x}");
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_digest_is_sha256_in_lowercase_hex() {
+        assert_eq!(
+            super::token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -87,13 +87,15 @@ pub(crate) fn no_store(
 /// `POST /signup`: registers an email and password; 201 with the new user.
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(
+    req: HttpRequest,
     accounts: web::Data<Accounts>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { email, password } = body.into_inner();
-    let user = accounts.sign_up(&email, password).await?;
+    let ip = origin_of(&req).ip;
+    let user = accounts.sign_up(&email, password, ip.as_deref()).await?;
     let created_at = user.created_at.timestamp_millis().div_euclid(1000);
-    Ok(HttpResponse::Created().json(SignedUp {
+    Ok(no_store(HttpResponse::Created()).json(SignedUp {
         user_id: user.id.to_hex(),
         email: user.email,
         created_at: rfc3339(created_at),
@@ -123,9 +125,17 @@ pub async fn log_in(
 /// `POST /logout`: ends the presented session; 204.
 #[tracing::instrument(skip_all)]
 pub async fn log_out(
+    req: HttpRequest,
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
+    // Seed mode's bare userId proves nothing: it may read a session, never end one.
+    if matches!(
+        session_core::http::credential_of(&req, true),
+        Ok(session_core::Credential::UserId(_))
+    ) {
+        return Err(ApiError::new(session_core::ErrorCode::InvalidToken));
+    }
     accounts.log_out(&session).await?;
     Ok(no_store(HttpResponse::NoContent()).finish())
 }

@@ -15,8 +15,12 @@ pub async fn introspect(
     accounts: web::Data<Accounts>,
     body: web::Json<IntrospectRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    // A bare userId is a credential in seed mode only.
+    if body.token.is_none() && !accounts.seed_mode() {
+        return Err(ApiError::new(ErrorCode::InvalidRequest));
+    }
     let credential = body
-        .into_inner()
         .into_credential()
         .ok_or(ApiError::new(ErrorCode::InvalidRequest))?;
     let answer = match accounts.introspect(&credential).await? {

@@ -30,6 +30,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(sessions::admin_list))
                 .route(web::delete().to(sessions::admin_end)),
         )
+        .service(
+            resource("/admin/users/{user_id}").route(web::delete().to(sessions::admin_delete_user)),
+        )
         .service(resource("/introspect").route(web::post().to(introspect::introspect)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .service(resource("/health/live").route(web::get().to(session_core::http::live)))

@@ -142,3 +142,14 @@ pub async fn admin_end(
     accounts.admin_end_sessions(&path.into_inner()).await?;
     Ok(no_store(HttpResponse::NoContent()).finish())
 }
+
+/// `DELETE /admin/users/{userId}`: deletes the user and ends every session of theirs.
+#[tracing::instrument(skip_all)]
+pub async fn admin_delete_user(
+    _admin: Admin,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    accounts.delete_user(&path.into_inner()).await?;
+    Ok(no_store(HttpResponse::NoContent()).finish())
+}

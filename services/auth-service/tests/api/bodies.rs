@@ -83,3 +83,54 @@ async fn responses_carry_no_store_nosniff_and_no_server_header() {
     assert_eq!(logout.headers()["cache-control"], "no-store");
     assert_eq!(logout.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415_so_a_foreign_form_cannot_log_in() {
+    let app = crate::helpers::spawn_app().await;
+    let email = crate::helpers::unique_email();
+    app.sign_up(&email, crate::helpers::PASSWORD).await;
+    let body = format!(
+        r#"{{"email":"{email}","password":"{}"}}"#,
+        crate::helpers::PASSWORD
+    );
+    for path in ["/login", "/signup"] {
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let mut req = app.client.post(app.url(path)).body(body.clone());
+            if let Some(content_type) = content_type {
+                req = req.header("content-type", content_type);
+            }
+            let res = req.send().await.unwrap();
+            crate::helpers::assert_error(
+                res,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            )
+            .await;
+        }
+    }
+    // JSON with a charset parameter is JSON.
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_sign_up_answer_is_not_cached() {
+    let app = crate::helpers::spawn_app().await;
+    let res = app
+        .sign_up(&crate::helpers::unique_email(), crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}

@@ -469,3 +469,128 @@ fn impossible_session_settings_are_refused_naming_the_key() {
             .contains("admin.token")
     );
 }
+
+#[tokio::test]
+async fn deleting_a_user_ends_every_session_in_the_same_step() {
+    for per_user in [PerUser::Single, PerUser::Multiple] {
+        let mut app = spawn_app_with(|s| {
+            s.session.per_user = per_user;
+            s.admin.token = Some(SecretString::from(ADMIN_TOKEN.to_owned()));
+        })
+        .await;
+        let email = signed_up(&app).await;
+        let first = login_from(&app, &email, "laptop").await;
+        let second = login_from(&app, &email, "phone").await;
+        let user_id = first["userId"].as_str().unwrap().to_owned();
+        let admin = format!("Bearer {ADMIN_TOKEN}");
+        let path = format!("/admin/users/{user_id}");
+
+        // Only the admin may, and only well-formed ids name anyone.
+        assert_error(
+            call(&app, "DELETE", &path, &bearer(&first)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+        assert_error(
+            call(&app, "DELETE", "/admin/users/not-an-id", &admin).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        assert_eq!(
+            call(&app, "GET", "/session", &bearer(&second))
+                .await
+                .status(),
+            StatusCode::OK,
+            "nothing changed yet"
+        );
+
+        let res = call(&app, "DELETE", &path, &admin).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{per_user:?}");
+        for token in [&first, &second] {
+            assert_eq!(
+                call(&app, "GET", "/session", &bearer(token)).await.status(),
+                StatusCode::UNAUTHORIZED,
+                "{per_user:?}: a deleted user's session still works"
+            );
+        }
+        let keys: Vec<String> = app
+            .session_keys()
+            .await
+            .into_iter()
+            .filter(|k| k.contains(&user_id))
+            .collect();
+        assert!(keys.is_empty(), "{keys:?}");
+        assert_error(
+            app.log_in(&email, PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+        assert_error(
+            call(&app, "DELETE", &path, &admin).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        // The address is free again.
+        assert_eq!(
+            app.sign_up(&email, PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_racing_the_deletion_leaves_no_session() {
+    let mut app = spawn_app_with(|s| {
+        s.session.per_user = PerUser::Multiple;
+        s.admin.token = Some(SecretString::from(ADMIN_TOKEN.to_owned()));
+    })
+    .await;
+    for _ in 0..5 {
+        let email = signed_up(&app).await;
+        let user_id = login_from(&app, &email, "laptop").await["userId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let logins: Vec<_> = (0..6)
+            .map(|_| {
+                let (client, url) = (app.client.clone(), app.url("/login"));
+                let body = json!({"email": email, "password": PASSWORD});
+                tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap() })
+            })
+            .collect();
+        let deleted = call(
+            &app,
+            "DELETE",
+            &format!("/admin/users/{user_id}"),
+            &format!("Bearer {ADMIN_TOKEN}"),
+        )
+        .await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        for login in logins {
+            let res = login.await.unwrap();
+            let status = res.status();
+            // A login that found the user gone counts as a failure, so the last of
+            // the six may be throttled.
+            assert!(
+                [
+                    StatusCode::OK,
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::TOO_MANY_REQUESTS
+                ]
+                .contains(&status),
+                "{status}"
+            );
+        }
+        let left: Vec<String> = app
+            .session_keys()
+            .await
+            .into_iter()
+            .filter(|k| k.contains(&user_id) && !k.ends_with(":index"))
+            .collect();
+        assert!(left.is_empty(), "a deleted user kept sessions: {left:?}");
+    }
+}

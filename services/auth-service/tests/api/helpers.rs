@@ -36,6 +36,8 @@ pub fn test_settings() -> Settings {
     s.server.workers = 2;
     s.mongodb.timeout_ms = 1500;
     s.login.max_failures_per_ip_per_minute = 1000;
+    s.signup.max_per_ip_per_hour = 100_000;
+    s.signup.max_per_minute = 100_000;
     s.password.bcrypt_cost = 4;
     let id = uuid::Uuid::new_v4().simple().to_string();
     s.redis.url = SecretString::from(env("TEST_REDIS_URL"));
@@ -66,7 +68,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("a running Redis at TEST_REDIS_URL");
     TestApp {
         address,
-        client: reqwest::Client::builder()
+        client: client_builder()
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
@@ -194,4 +196,11 @@ pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str
     assert_eq!(body["error"], code, "body {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
+}
+
+/// A reqwest client builder, with the process's TLS crypto provider installed first
+/// (reqwest is built with rustls and no provider of its own).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

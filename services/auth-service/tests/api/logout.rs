@@ -79,15 +79,25 @@ async fn session_without_or_with_a_broken_credential_is_refused() {
 }
 
 #[tokio::test]
-async fn seed_mode_accepts_the_user_id_on_session_and_logout() {
+async fn seed_mode_reads_a_session_by_user_id_but_never_ends_one_by_it() {
     let mut app = spawn_app_with(|s| s.session.accept_user_id_header = true).await;
-    let (email, user_id, _) = app.user_with_session().await;
+    let (email, user_id, token) = app.user_with_session().await;
     let res = app.get_session(Some(&user_id)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["email"], email);
+    // Knowing (or guessing) a userId must not sign its owner out.
+    for credential in [user_id.clone(), format!("Basic {user_id}")] {
+        assert_error(
+            app.log_out(&credential).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        )
+        .await;
+    }
+    assert_eq!(app.redis_get(&app.key(&user_id)).await, Some(token.clone()));
     assert_eq!(
-        app.log_out(&format!("Basic {user_id}")).await.status(),
+        app.log_out(&format!("Bearer {token}")).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.redis_get(&app.key(&user_id)).await, None);

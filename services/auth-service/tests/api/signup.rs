@@ -75,3 +75,45 @@ async fn two_racing_sign_ups_for_one_email_give_one_user() {
     statuses.sort();
     assert_eq!(statuses, vec![StatusCode::CREATED, StatusCode::CONFLICT]);
 }
+
+#[tokio::test]
+async fn lookalikes_of_an_account_are_the_account_or_refused() {
+    let app = spawn_app().await;
+    let local = format!("ada{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let email = format!("{local}@example.com");
+    assert_eq!(
+        app.sign_up(&email, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    // Fullwidth letters fold into the same address: taken, and they log in.
+    let fullwidth: String = local
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x21 + 0xff01).unwrap())
+        .collect();
+    let fullwidth = format!("{fullwidth}@example.com");
+    assert_error(
+        app.sign_up(&fullwidth, PASSWORD).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+    assert_eq!(
+        app.log_in(&fullwidth, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // Invisible, mixed-script and decorated variants are no email at all.
+    for lookalike in [
+        format!("{}\u{200b}{}@example.com", &local[..1], &local[1..]),
+        format!("{local}\u{200d}@example.com"),
+        format!("\u{430}{}@example.com", &local[1..]),
+        format!("{}\u{338}{}@example.com", &local[..1], &local[1..]),
+        format!("{local}@ex\u{430}mple.com"),
+    ] {
+        assert_error(
+            app.sign_up(&lookalike, PASSWORD).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+        )
+        .await;
+    }
+}

@@ -14,7 +14,7 @@ struct Me {
 }
 
 /// `GET /me`: the user the presented session belongs to.
-#[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %session.user_id))]
 pub async fn me(session: Session) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

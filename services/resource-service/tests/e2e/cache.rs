@@ -314,3 +314,38 @@ async fn an_idle_session_is_refused_by_every_cache() {
     refused_everywhere(&s, &others, &idle).await;
     warm(&s, &others, &[&used]).await;
 }
+
+#[tokio::test]
+async fn a_change_behind_the_stores_back_is_seen_within_the_max_age() {
+    let redis = OwnRedis::start(&[]).await;
+    let mut options = cached(&redis);
+    options
+        .resource_env
+        .push(("APP__VALIDATION__CACHE_MAX_AGE_MS".into(), "1000".into()));
+    let s = stack(options).await;
+    wait_for_cache(&s).await;
+    let (_, auth) = s.session().await;
+    for _ in 0..3 {
+        assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
+    }
+    // An operator empties Redis by hand: no script runs, nothing is announced.
+    let mut admin = redis.connection().await;
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let status = s.me(Some(&auth)).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            started.elapsed() < Duration::from_millis(1000 + 700),
+            "the cache served a deleted session past its max age"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    eprintln!("refused {:?} after the FLUSHALL", started.elapsed());
+}

@@ -52,7 +52,7 @@ impl Rng {
     }
 }
 
-const ALLOWED: &[u16] = &[200, 201, 204, 400, 401, 404, 405, 409, 413, 422, 429];
+const ALLOWED: &[u16] = &[200, 201, 204, 400, 401, 404, 405, 409, 413, 415, 422, 429];
 const CODES: &[&str] = &[
     "missing_authorization",
     "missing_user_id",
@@ -66,6 +66,7 @@ const CODES: &[&str] = &[
     "weak_password",
     "email_taken",
     "payload_too_large",
+    "unsupported_media_type",
     "too_many_requests",
     "not_found",
     "method_not_allowed",

@@ -70,7 +70,7 @@ impl Service {
                 .stdout(Stdio::null())
                 .stderr(log),
         );
-        let client = reqwest::Client::new();
+        let client = client_builder().build().unwrap();
         let started = Instant::now();
         loop {
             if let Ok(res) = client.get(self.url("/health/live")).send().await
@@ -197,6 +197,15 @@ pub async fn stack(options: Options) -> Stack {
             format!("e2e_{}", &id[..16]),
         ),
         ("APP__PASSWORD__BCRYPT_COST".to_owned(), "4".to_owned()),
+        // Every test signs up from 127.0.0.1; the limits have tests of their own.
+        (
+            "APP__SIGNUP__MAX_PER_IP_PER_HOUR".to_owned(),
+            "100000".to_owned(),
+        ),
+        (
+            "APP__SIGNUP__MAX_PER_MINUTE".to_owned(),
+            "100000".to_owned(),
+        ),
     ]);
     let mut resource_env = shared;
     resource_env.extend([
@@ -233,7 +242,7 @@ pub async fn stack(options: Options) -> Stack {
     Stack {
         auth,
         resource,
-        client: reqwest::Client::builder()
+        client: client_builder()
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
@@ -279,17 +288,21 @@ impl Stack {
 
     /// Another resource-service with the same configuration, on a port of its own.
     pub async fn another_resource(&self) -> Service {
+        self.another_resource_with(self.resource_envs()).await
+    }
+
+    /// The resource-service's environment (`APP__...` and more), to change and reuse.
+    pub fn resource_envs(&self) -> Vec<(String, String)> {
+        self.resource.envs.clone()
+    }
+
+    /// Another resource-service with `envs` (later entries win), on a port of its own.
+    pub async fn another_resource_with(&self, envs: Vec<(String, String)>) -> Service {
         let log = self
             .resource
             .log
             .with_file_name(format!("resource-{}.log", free_port()));
-        Service::start(
-            "resource-service",
-            free_port(),
-            self.resource.envs.clone(),
-            log,
-        )
-        .await
+        Service::start("resource-service", free_port(), envs, log).await
     }
 
     pub async fn me(&self, auth: Option<&str>) -> reqwest::Response {
@@ -456,4 +469,11 @@ impl OwnMongo {
         );
         wait_port(self.port, Duration::from_secs(20)).await;
     }
+}
+
+/// A reqwest client builder, with the process's TLS crypto provider installed first
+/// (reqwest is built with rustls and no provider of its own).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

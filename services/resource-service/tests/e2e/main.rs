@@ -14,5 +14,7 @@ mod keys;
 mod modes;
 mod process;
 mod races;
+mod remote_path;
 mod shutdown;
+mod slow;
 mod story;
