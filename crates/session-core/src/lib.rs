@@ -16,6 +16,7 @@
 //!   `/introspect` bodies, with their conversions.
 //!
 //! Domain:
+//! - [`jwt_crypto`]: the JWT crate's crypto provider, HMAC and Ed25519 only.
 //! - [`keys`]: Ed25519 keys from PEM, development key generation, JWK Sets.
 //! - [`token`]: the JWT codec (issue, verify with a pinned algorithm) and key refresh.
 //! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
@@ -38,6 +39,7 @@ pub mod credential;
 pub mod error;
 pub mod http;
 pub mod introspection;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod probe;
 pub mod session;

@@ -118,6 +118,7 @@ impl std::fmt::Debug for TokenCodec {
 impl TokenCodec {
     /// Builds the codec; an HS256 secret under 32 bytes or an unreadable key is an error.
     pub fn new(settings: &JwtSettings) -> Result<Self, SettingsError> {
+        crate::jwt_crypto::install();
         let (algorithm, signer, keys) = match settings.algorithm {
             JwtAlgorithm::HS256 => {
                 let secret = settings.secret.expose_secret().as_bytes();

@@ -5,6 +5,7 @@
 //!
 //! [`Session`]: crate::Session
 
+pub mod bare;
 pub mod body;
 pub mod deadline;
 pub mod errors;

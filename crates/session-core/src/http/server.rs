@@ -1,7 +1,9 @@
 //! The server every service runs: one builder with the shared middleware and limits.
 
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::web;
 
+use super::bare::Contracted;
 use super::body::{json_config, payload_config};
 use super::deadline::{RequestDeadline, body_deadline, default_max_connections};
 use super::fallback::not_found;
@@ -36,20 +38,49 @@ where
         n => n,
     };
     tracing::debug!(max_connections, ?deadline, "connection limits");
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .wrap(actix_web::middleware::from_fn(body_deadline))
-            .wrap(actix_web::middleware::from_fn(request_context))
-            .app_data(RequestDeadline(deadline))
-            .app_data(json_config())
-            .app_data(payload_config())
-            .configure(configure.clone())
-            .default_service(web::to(not_found))
-    })
-    .shutdown_timeout(settings.shutdown_timeout_seconds)
-    .client_request_timeout(deadline)
-    .max_connections(max_connections)
-    .workers(workers);
-    let server = server.listen(listener)?.run();
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build();
+    let graceful = builder.graceful_shutdown_signal();
+    // What actix-web's HttpServer assembles, with one step more: each connection is
+    // wrapped in `Contracted` so the parser's own 400/431/408 carry the contract's body.
+    let server = builder
+        .workers(workers)
+        .max_concurrent_connections(max_connections)
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .backlog(1024)
+        .listen("session-store", listener, move || {
+            let app = actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(body_deadline))
+                .wrap(actix_web::middleware::from_fn(request_context))
+                .app_data(RequestDeadline(deadline))
+                .app_data(json_config())
+                .app_data(payload_config())
+                .configure(configure.clone())
+                .default_service(web::to(not_found));
+            let graceful = graceful.clone();
+            let http = actix_http::HttpService::build()
+                .client_request_timeout(deadline)
+                .local_addr(addr)
+                .graceful_shutdown_signal(move || {
+                    let signal = graceful.clone();
+                    async move { signal.notified().await }
+                })
+                .finish(map_config(
+                    app.into_factory()
+                        .map_err(|err: actix_web::Error| err.error_response()),
+                    |_| actix_web::dev::AppConfig::default(),
+                ));
+            fn_service(|io: actix_web::rt::net::TcpStream| {
+                let _ = io.set_nodelay(true);
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>((
+                    Contracted::new(io),
+                    actix_http::Protocol::Http1,
+                    peer,
+                )))
+            })
+            .and_then(http)
+        })?
+        .run();
     Ok(BoundServer { port, server })
 }

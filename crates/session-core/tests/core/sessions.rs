@@ -188,6 +188,7 @@ async fn replace_only_swaps_the_token_it_was_told_about() {
 }
 
 fn forge_expired(user: &str) -> String {
+    session_core::jwt_crypto::install();
     let now = chrono::Utc::now().timestamp();
     let claims = session_core::Claims {
         sub: user.to_owned(),

@@ -92,6 +92,7 @@ fn alg_none_is_invalid() {
 
 #[test]
 fn another_algorithm_with_the_same_secret_is_invalid() {
+    session_core::jwt_crypto::install();
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
         &claims(),
@@ -143,6 +144,7 @@ fn foreign_key_wrong_issuer_and_wrong_audience_are_invalid() {
 
 #[test]
 fn expired_is_told_apart_from_invalid() {
+    session_core::jwt_crypto::install();
     let mut c = claims();
     c.iat -= 1000;
     c.exp = chrono::Utc::now().timestamp() - 1;
@@ -209,6 +211,7 @@ mod eddsa {
 
     #[test]
     fn a_public_key_alone_verifies_and_cannot_sign() {
+        session_core::jwt_crypto::install();
         let (private, public) = key_pair();
         let signer = eddsa(Some(("a", &private)), &[]);
         let (token, claims) = signer
@@ -227,6 +230,7 @@ mod eddsa {
 
     #[test]
     fn hs256_signed_with_the_public_key_bytes_is_invalid() {
+        session_core::jwt_crypto::install();
         let (_, public) = key_pair();
         let verifier = eddsa(None, &[("a", &public)]);
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);

@@ -134,3 +134,66 @@ async fn a_sign_up_answer_is_not_cached() {
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()["cache-control"], "no-store");
 }
+
+/// Sends raw bytes on a fresh connection; the whole answer, until the server closes.
+async fn raw(app: &crate::helpers::TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn the_http_parser_s_own_refusals_carry_the_contract_body() {
+    let app = crate::helpers::spawn_app().await;
+    let many_headers: String = (0..120).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GARBAGE\r\n\r\n".to_vec(), "400"),
+        (
+            b"GET /health/live HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            format!("GET /health/live HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes(),
+            "431",
+        ),
+        (
+            format!(
+                "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(140 * 1024)
+            )
+            .into_bytes(),
+            "431",
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = raw(&app, &request).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{answer:.200}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(json["error"], "invalid_request", "{body}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A well-formed request on the same server is untouched.
+    let answer = raw(
+        &app,
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:.200}");
+}

@@ -30,11 +30,13 @@ async fn login_token(s: &Stack) -> (String, String) {
 }
 
 fn kid_of(token: &str) -> String {
+    session_core::jwt_crypto::install();
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 #[tokio::test]
 async fn a_resource_service_with_only_the_public_key_validates_and_cannot_be_fooled() {
+    session_core::jwt_crypto::install();
     let (private, public) = key_pair();
     let s = stack(Options {
         extra: vec![
