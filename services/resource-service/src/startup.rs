@@ -71,12 +71,15 @@ impl Application {
                 }
                 SessionValidator::Local(local)
             }
-            ValidationMode::Remote => SessionValidator::Remote(IntrospectionClient::new(
-                &settings.auth_service.url,
-                settings.internal.token.clone(),
-                &client_options,
-                seed,
-            )?),
+            ValidationMode::Remote => SessionValidator::Remote(
+                IntrospectionClient::new(
+                    &settings.auth_service.url,
+                    settings.internal.token.clone(),
+                    &client_options,
+                    seed,
+                )?
+                .with_idle_timeout(settings.session.idle_timeout_seconds),
+            ),
         };
         tracing::info!(mode = ?settings.validation.mode, "session validation");
 

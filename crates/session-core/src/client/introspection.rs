@@ -18,6 +18,7 @@ pub struct IntrospectionClient {
     live_url: String,
     internal_token: SecretString,
     accept_user_id: bool,
+    idle_timeout_seconds: u64,
 }
 
 impl std::fmt::Debug for IntrospectionClient {
@@ -43,7 +44,16 @@ impl IntrospectionClient {
             live_url: format!("{base}/health/live"),
             internal_token,
             accept_user_id,
+            idle_timeout_seconds: 0,
         })
+    }
+
+    /// `session.idle_timeout_seconds`: introspection counts as use, so a live session's
+    /// idle deadline is now + this (never past `exp`), which `/introspect` itself does
+    /// not carry.
+    pub fn with_idle_timeout(mut self, seconds: u64) -> Self {
+        self.idle_timeout_seconds = seconds;
+        self
     }
 
     /// Answers when the auth-service answers its liveness check in time.
@@ -100,7 +110,14 @@ impl IntrospectionClient {
             AuthError::Unavailable
         })?;
         match answer.into_session(token) {
-            Introspected::Active(session) => Ok(session),
+            Introspected::Active(mut session) => {
+                if self.idle_timeout_seconds > 0 {
+                    let idle = i64::try_from(self.idle_timeout_seconds).unwrap_or(i64::MAX);
+                    let deadline = crate::session::now_secs().saturating_add(idle);
+                    session.expires_at = deadline.min(session.absolute_expires_at);
+                }
+                Ok(session)
+            }
             Introspected::Inactive => Err(AuthError::SessionNotFound),
             Introspected::Incomplete => {
                 tracing::warn!("introspection answer lacks fields");

@@ -97,6 +97,7 @@ async fn remote_mode_is_503_while_the_auth_service_is_down_and_recovers() {
 }
 
 fn forge(user_id: &str, email: &str, secret: &str, audience: &str) -> String {
+    session_core::jwt_crypto::install();
     let now = chrono::Utc::now().timestamp();
     let claims = serde_json::json!({
         "sub": user_id, "email": email, "iat": now, "exp": now + 600,
@@ -175,4 +176,29 @@ async fn the_request_id_reaches_the_auth_service_log() {
     }
     assert!(found, "auth-service log:\n{}", s.auth.log_text());
     assert!(s.resource.log_text().contains(&request_id));
+}
+
+#[tokio::test]
+async fn remote_mode_reports_the_idle_deadline_like_redis_mode() {
+    for mode in ["redis", "remote"] {
+        let s = stack(Options {
+            mode,
+            extra: vec![("APP__SESSION__IDLE_TIMEOUT_SECONDS".into(), "600".into())],
+            ..Options::default()
+        })
+        .await;
+        let (_, auth) = s.session().await;
+        let res = s.me(Some(&auth)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: serde_json::Value = res.json().await.unwrap();
+        let expires = chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        let now = chrono::Utc::now().timestamp();
+        // The idle deadline (10 minutes), not the absolute lifetime (12 hours).
+        assert!(
+            (now + 590..=now + 610).contains(&expires),
+            "{mode}: expiresAt {expires}, now {now}"
+        );
+    }
 }
