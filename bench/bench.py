@@ -79,6 +79,28 @@ def redis_benchmark(port):
     return run(int(pilot["rps"] * SECONDS))
 
 
+def redis_lookups(port):
+    """Session lookups Redis has served so far (GET and HMGET calls)."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"],
+                         capture_output=True, text=True, check=True).stdout
+    calls = 0
+    for cmd in ("get", "hmget"):
+        m = re.search(rf"^cmdstat_{cmd}:calls=(\d+)", out, re.M)
+        calls += int(m.group(1)) if m else 0
+    return calls
+
+
+def cache_leg(port, pid, script, tokens, redis_port):
+    """One cached /me leg: rate, p99, errors, peak RSS and the hit ratio, which is
+    1 - (Redis lookups during the leg) / (requests): every miss costs one lookup."""
+    before = redis_lookups(redis_port)
+    r = wrk(f"http://127.0.0.1:{port}/me", script, tokens)
+    lookups = redis_lookups(redis_port) - before
+    r["hit_ratio"] = max(0.0, 1 - lookups / max(1, r["requests"]))
+    r["peak_rss_mb"] = peak_rss_mb(pid)
+    return r
+
+
 def peak_rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -136,6 +158,13 @@ def main():
     tokens_file = env("BENCH_TOKENS_FILE")
     users_file = env("BENCH_USERS_FILE")
     multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
+    zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
+    baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
+    for name, var in [("cached-zipf", "BENCH_ZIPF")] + (
+            [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF")]
+            if baseline else []):
+        ports[name] = int(env(f"{var}_PORT"))
+        pids[name] = int(env(f"{var}_PID"))
     with open(users_file) as f:
         logins = [line.rstrip("\n").split(" ", 1) for line in f if line.strip()]
     users = [email for email, _ in logins]
@@ -150,9 +179,10 @@ def main():
     assert status == 200, f"a seeded multiple-mode session is refused: {status}"
 
     me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
-    tokens_of = lambda name: multiple_tokens_file if name == "multiple-mode" else tokens_file
+    tokens_of = lambda name: {"multiple-mode": multiple_tokens_file, "cached-zipf": zipf_tokens_file,
+                              "baseline-zipf": zipf_tokens_file}.get(name, tokens_file)
     for name in ports:  # warm-up: connections, pools, the cache
-        wrk(me(name), "me.lua", tokens_of(name), seconds=2)
+        wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
 
     results = {}
     print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
@@ -189,6 +219,14 @@ def main():
     results["/me cached"] = wrk(me("cached"), "me.lua", tokens_file)
     results["/me cached"]["peak_rss_mb"] = peak_rss_mb(pids["cached"])
     revocation = revocation_delays(auth_port, ports["cached"], users, password, 200)
+    print("7/7 the cache past its bound: 1,000,000 sessions, Zipf s=1, cache of 100,000 ...", flush=True)
+    legs = [("/me cached (uniform)", "cached", "me.lua", tokens_file),
+            ("/me cached, Zipf", "cached-zipf", "zipf.lua", zipf_tokens_file)]
+    if baseline:
+        legs += [("baseline cached (uniform)", "baseline-cached", "me.lua", tokens_file),
+                 ("baseline cached, Zipf", "baseline-zipf", "zipf.lua", zipf_tokens_file)]
+    cache_legs = {name: cache_leg(ports[p], pids[p], script, tokens, redis_port)
+                  for name, p, script, tokens in legs}
 
     get = results["redis GET (limit)"]["rps"]
     hashing = results[f"bcrypt cost {COST} (limit)"]["per_second"]
@@ -205,6 +243,10 @@ def main():
          "<= 2 x unloaded p99", lambda r: r <= 2),
         ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
         ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
+        ("/me cached, Zipf", "rps", cache_legs["/me cached, Zipf"]["rps"] / cache_legs["/me cached (uniform)"]["rps"],
+         ">= 0.8 x uniform", lambda r: r >= 0.8),
+        ("/me cached, Zipf", "RSS", cache_legs["/me cached, Zipf"]["peak_rss_mb"], "<= 200 MB", lambda v: v <= 200),
+        ("/me cached, Zipf", "errors", cache_legs["/me cached, Zipf"]["errors"], "== 0", lambda v: v == 0),
     ]
 
     print()
@@ -225,6 +267,11 @@ def main():
         print(f"{name:<26}{rps:>10.0f}{p50:>9}{p99:>9}{r.get('errors', 0):>8}{rss:>10}{ratio:>16}")
     print(f"{'revocation delay':<26}{'':>10}{revocation['p50_ms']:>9.2f}{revocation['p99_ms']:>9.2f}"
           f"{'':>8}{'':>10}{'max ' + format(revocation['max_ms'], '.2f') + ' ms':>16}")
+    print()
+    print(f"{'cache leg':<28}{'req/s':>10}{'p99 ms':>9}{'hit ratio':>11}{'errors':>8}{'peak RSS':>10}")
+    for name, r in cache_legs.items():
+        print(f"{name:<28}{r['rps']:>10.0f}{r['p99_ms']:>9.2f}{r['hit_ratio']:>11.3f}{r['errors']:>8}"
+              f"{r['peak_rss_mb']:>7.1f} MB")
     print(f"/me runs, req/s: single {', '.join(f'{r:.0f}' for r in results['/me redis mode']['runs_rps'])}; "
           f"multiple {', '.join(f'{r:.0f}' for r in results['/me multiple mode']['runs_rps'])}")
     print()
@@ -239,7 +286,7 @@ def main():
     out = os.path.join(HERE, "results", time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime()))
     with open(out, "w") as f:
         json.dump({"seconds": SECONDS, "connections": CONNECTIONS, "sessions": SESSIONS, "cpus": os.cpu_count(),
-                   "results": results, "revocation_delay": revocation,
+                   "results": results, "revocation_delay": revocation, "cache_legs": cache_legs,
                    "targets": [{"measurement": n, "what": w, "value": v, "target": t, "met": ok(v)}
                                for n, w, v, t, ok in checks]}, f, indent=2)
     print(f"\nwritten to {os.path.relpath(out, ROOT)}")

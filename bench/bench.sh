@@ -7,7 +7,10 @@
 # under bench/results/.
 # Everything started here is stopped on exit, by pid.
 #
-# BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000).
+# BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000),
+# BENCH_ZIPF_SESSIONS (1000000: the cache leg's sessions, against a cache of 100000).
+# BENCH_BASELINE_REV=<git revision> also builds that revision's resource-service and
+# measures its validation cache in the same run (uniform and Zipf legs), for comparison.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/services.sh"
 cd "$REPO_ROOT"
@@ -15,6 +18,7 @@ cd "$REPO_ROOT"
 export BENCH_SECONDS=${BENCH_SECONDS:-10}
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-50}
 export BENCH_SESSIONS=${BENCH_SESSIONS:-10000}
+export BENCH_ZIPF_SESSIONS=${BENCH_ZIPF_SESSIONS:-1000000}
 export BENCH_BCRYPT_COST=10
 LOGIN_USERS=50
 PASSWORD="correct horse battery"
@@ -27,6 +31,16 @@ ensure_secantus
 cargo build --release --bins
 cargo build --release -p auth-service --example bcrypt_limit
 cargo build --release -p session-core --example seed_sessions
+BASELINE_BIN=""
+if [ -n "${BENCH_BASELINE_REV:-}" ]; then
+    echo "building the resource-service of $BENCH_BASELINE_REV for the baseline legs ..."
+    baseline_src=$(mktemp -d "${TMPDIR:-/tmp}/session-store-baseline-XXXXXX")
+    git worktree add --detach -f "$baseline_src" "$BENCH_BASELINE_REV" >/dev/null
+    (cd "$baseline_src" && CARGO_TARGET_DIR="$REPO_ROOT/target/bench-baseline" \
+        cargo build --release -p resource-service)
+    git worktree remove --force "$baseline_src"
+    BASELINE_BIN="$REPO_ROOT/target/bench-baseline/release/resource-service"
+fi
 
 start_stores
 
@@ -41,7 +55,8 @@ start_service auth-service "$auth_port" "$RUN_DIR/auth.log" \
     APP__MONGODB__URI="$MONGO_URI" \
     APP__PASSWORD__BCRYPT_COST="$BENCH_BCRYPT_COST" \
     APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE=100000 \
-    APP__SIGNUP__MAX_PER_IP_PER_HOUR=100000
+    APP__SIGNUP__MAX_PER_IP_PER_HOUR=100000 \
+    APP__PASSWORD__MAX_QUEUE=4096
 PIDS+=("$SERVICE_PID")
 export BENCH_REDIS_PORT=$REDIS_PORT BENCH_AUTH_PORT=$auth_port BENCH_AUTH_PID=$SERVICE_PID
 
@@ -62,10 +77,33 @@ start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
 # session.per_user = multiple keeps token digests under its own key prefix.
 MULTIPLE=(APP__SESSION__PER_USER=multiple APP__SESSION__KEY_PREFIX="bench-multiple:")
 start_resource BENCH_MULTIPLE multiple-mode "${MULTIPLE[@]}"
+# The cache leg: a million sessions under their own prefix, a cache of 100,000.
+ZIPF=(APP__SESSION__KEY_PREFIX="bench-zipf:" APP__VALIDATION__CACHE=true
+    APP__VALIDATION__CACHE_MAX_ENTRIES=100000)
+start_resource BENCH_ZIPF cached-zipf "${ZIPF[@]}"
+if [ -n "$BASELINE_BIN" ]; then
+    # start_baseline VAR_PREFIX NAME [VAR=VALUE...]: like start_resource, the old binary.
+    start_baseline() {
+        local var=$1 name=$2 port pid
+        shift 2
+        port=$(free_port)
+        env "$@" APP__SERVER__PORT="$port" "$BASELINE_BIN" >"$RUN_DIR/$name.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        wait_port "$port" 20
+        export "${var}_PORT=$port" "${var}_PID=$pid"
+    }
+    start_baseline BENCH_BASELINE_CACHED baseline-cached APP__VALIDATION__CACHE=true
+    start_baseline BENCH_BASELINE_ZIPF baseline-zipf "${ZIPF[@]}"
+fi
 
 echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
 export BENCH_TOKENS_FILE="$RUN_DIR/tokens.txt" BENCH_USERS_FILE="$RUN_DIR/users.txt"
 "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" "$BENCH_TOKENS_FILE"
+echo "seeding $BENCH_ZIPF_SESSIONS sessions for the cache leg ..."
+export BENCH_ZIPF_TOKENS_FILE="$RUN_DIR/tokens-zipf.txt"
+env "${ZIPF[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_ZIPF_SESSIONS" \
+    "$BENCH_ZIPF_TOKENS_FILE"
 export BENCH_MULTIPLE_TOKENS_FILE="$RUN_DIR/tokens-multiple.txt"
 env "${MULTIPLE[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" \
     "$BENCH_MULTIPLE_TOKENS_FILE"

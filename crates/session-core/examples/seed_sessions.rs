@@ -13,6 +13,8 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
+use futures_util::StreamExt;
+
 use session_core::settings::{JwtSettings, RedisSettings, SessionSettings, load};
 use session_core::store::{NewSession, Opened};
 use session_core::token::Origin;
@@ -43,33 +45,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => Box::new(BufWriter::new(File::create(path)?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    for n in 0..count {
-        let user_id = random_user_id()?;
-        let (token, claims) = codec.issue(
-            &user_id,
-            &format!("seed{n}@example.com"),
-            settings.session.ttl_seconds,
-        )?;
-        let opened = store
-            .open(&NewSession {
-                user_id: &user_id,
-                session_id: &claims.sid,
-                token: &token,
-                created_at: claims.iat,
-                absolute_expires_at: claims.exp,
-                origin: &Origin::default(),
-            })
-            .await
-            .map_err(|err| format!("storing session {n} in Redis failed: {err}"))?;
-        let token = match opened {
-            Opened::Reused { token } => token,
-            Opened::Created { .. } => token,
-            Opened::Full => return Err(format!("user {user_id} has no room for a session").into()),
-        };
-        writeln!(out, "{token}")?;
+    // Sessions are stored 64 at a time (the pool's connections pipeline them), written
+    // out in order.
+    let mut seeded = std::pin::pin!(
+        futures_util::stream::iter(0..count)
+            .map(|n| seed_one(&codec, &store, settings.session.ttl_seconds, n))
+            .buffered(64)
+    );
+    while let Some(token) = seeded.next().await {
+        writeln!(out, "{}", token?)?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// Issues and stores one session of a new user; its token.
+async fn seed_one(
+    codec: &TokenCodec,
+    store: &SessionStore,
+    ttl_seconds: u64,
+    n: usize,
+) -> Result<String, String> {
+    let user_id = random_user_id()?;
+    let (token, claims) = codec
+        .issue(&user_id, &format!("seed{n}@example.com"), ttl_seconds)
+        .map_err(|err| format!("issuing session {n} failed: {err}"))?;
+    let opened = store
+        .open(&NewSession {
+            user_id: &user_id,
+            session_id: &claims.sid,
+            token: &token,
+            created_at: claims.iat,
+            absolute_expires_at: claims.exp,
+            origin: &Origin::default(),
+        })
+        .await
+        .map_err(|err| format!("storing session {n} in Redis failed: {err}"))?;
+    match opened {
+        Opened::Reused { token } => Ok(token),
+        Opened::Created { .. } => Ok(token),
+        Opened::Full => Err(format!("user {user_id} has no room for a session")),
+    }
 }
 
 /// A fresh user id in the services' format: 12 random bytes as 24 lowercase hex digits.

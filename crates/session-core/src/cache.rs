@@ -5,19 +5,36 @@
 //! The store publishes a user's id on `<key_prefix>invalidate` inside the same Lua
 //! script that changes the session, so no change goes unannounced. A listener task
 //! keeps a subscription; the cache serves only while that subscription is known to be
-//! alive (heartbeat every `heartbeat`), and is emptied the moment it is lost.
+//! alive (a heartbeat every `heartbeat` is published on the channel and must come back
+//! through the subscription), and is emptied the moment it is lost.
 //!
 //! Changes that bypass the scripts (an operator's `DEL`, a `FLUSHALL`, eviction under
 //! `maxmemory`) announce nothing, so an entry is also served for at most `max_age`
 //! (`validation.cache_max_age_ms`, default 5 s) after Redis confirmed it; then it is
 //! checked in Redis again. That is the bound on how long such a change goes unseen.
+//!
+//! # Storage
+//! Two [`quick_cache`] caches (sharded, no global lock, S3-FIFO eviction that keeps
+//! what is used again and lets one-off entries go), both bounded by
+//! `validation.cache_max_entries`:
+//! - by token: the session's claims, when it ends, until when it may be served, and
+//!   the *version* of its user it was cached under;
+//! - by user id: the user's current version, a number drawn from one process-wide
+//!   counter, so a version is never handed out twice.
+//!
+//! An invalidation gives the user a new version; an entry is served only while its
+//! user still holds the version it was cached under. A user whose version was evicted
+//! gets a new one when next seen, so eviction of either cache can only cause a miss,
+//! never a stale hit. An insert carries the version read *before* Redis was asked,
+//! so a session whose invalidation raced the Redis read is never served.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use metrics::Counter;
+use quick_cache::sync::Cache;
 
 use crate::session::now_secs;
 use crate::token::Claims;
@@ -31,55 +48,74 @@ pub struct Cached {
     pub ends_at: i64,
     /// Served until then only; afterwards Redis is asked again.
     pub fresh_until: Instant,
+    /// The user's version when it was cached.
+    version: u64,
 }
 
-/// Sessions validated recently: by token (the lookup) and by user id (invalidation).
-#[derive(Debug, Default)]
-struct Entries {
-    by_token: HashMap<String, Arc<Cached>>,
-    by_user: HashMap<String, Vec<String>>,
+/// What to read before asking Redis and to hand to [`ValidationCache::insert`] after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    version: u64,
 }
 
-impl Entries {
-    fn remove_user(&mut self, user_id: &str) {
-        for token in self.by_user.remove(user_id).unwrap_or_default() {
-            self.by_token.remove(&token);
+/// The default bound on an entry's age (`validation.cache_max_age_ms`).
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5);
+
+/// `validation_cache_events_total{event}`: hit, miss, invalidated, flushed.
+#[derive(Debug, Clone)]
+struct Events {
+    hit: Counter,
+    miss: Counter,
+    invalidated: Counter,
+    flushed: Counter,
+}
+
+impl Events {
+    fn new() -> Self {
+        let event = |name: &'static str| metrics::counter!("validation_cache_events_total", "event" => name);
+        Self {
+            hit: event("hit"),
+            miss: event("miss"),
+            invalidated: event("invalidated"),
+            flushed: event("flushed"),
         }
-    }
-
-    fn clear(&mut self) {
-        self.by_token.clear();
-        self.by_user.clear();
     }
 }
 
 /// Sessions validated recently. A hit needs neither Redis nor the signature check:
 /// the exact token string was verified and confirmed by Redis when it was cached, and
 /// its expiry is still checked on every hit.
-#[derive(Debug)]
 pub struct ValidationCache {
-    entries: RwLock<Entries>,
-    generation: AtomicU64,
+    tokens: Cache<String, Arc<Cached>>,
+    users: Cache<String, u64>,
+    next_version: AtomicU64,
     live: AtomicBool,
-    max_entries: usize,
     max_age: Duration,
-    many_per_user: bool,
+    events: Events,
 }
 
-/// The default bound on an entry's age (`validation.cache_max_age_ms`).
-pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5);
+impl std::fmt::Debug for ValidationCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidationCache")
+            .field("entries", &self.tokens.len())
+            .field("live", &self.is_live())
+            .finish_non_exhaustive()
+    }
+}
 
 impl ValidationCache {
     /// An empty cache holding at most `max_entries` sessions; it serves nothing until
-    /// its listener has subscribed.
+    /// its listener has subscribed. Its counters go to the metrics recorder installed
+    /// at the time of the call.
     pub fn new(max_entries: usize) -> Self {
+        let max_entries = max_entries.max(1);
         Self {
-            entries: RwLock::new(Entries::default()),
-            generation: AtomicU64::new(0),
+            tokens: Cache::new(max_entries),
+            users: Cache::new(max_entries),
+            next_version: AtomicU64::new(1),
             live: AtomicBool::new(false),
-            max_entries: max_entries.max(1),
             max_age: DEFAULT_MAX_AGE,
-            many_per_user: false,
+            events: Events::new(),
         }
     }
 
@@ -89,69 +125,80 @@ impl ValidationCache {
         self
     }
 
-    /// Keeps several sessions per user (`multiple` mode) instead of the latest one.
-    pub fn with_many_per_user(mut self) -> Self {
-        self.many_per_user = true;
-        self
-    }
-
     /// True while the invalidation channel is subscribed and healthy.
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
     }
 
-    /// The cached session of `token` if it has not ended.
+    /// Sessions held now (approximately, while others insert).
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// True when no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    fn new_version(&self) -> u64 {
+        self.next_version.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// The cached session of `token` if it has not ended, is fresh and its user has
+    /// not been invalidated since.
     pub fn get(&self, token: &str) -> Option<Arc<Cached>> {
         if !self.is_live() {
             return None;
         }
-        let cached = self.entries.read().ok()?.by_token.get(token).cloned()?;
-        let now = now_secs();
-        (cached.claims.exp > now && cached.ends_at > now && Instant::now() < cached.fresh_until)
-            .then_some(cached)
+        let served = self.tokens.get(token).filter(|cached| {
+            let now = now_secs();
+            cached.claims.exp > now
+                && cached.ends_at > now
+                && Instant::now() < cached.fresh_until
+                && self.users.get(cached.claims.sub.as_str()) == Some(cached.version)
+        });
+        if served.is_some() {
+            self.events.hit.increment(1);
+        } else {
+            self.events.miss.increment(1);
+        }
+        served
     }
 
-    /// Read before asking Redis; pass to [`ValidationCache::insert`] after.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Read before asking Redis about a session of `user_id`; pass to
+    /// [`ValidationCache::insert`] after.
+    pub fn ticket(&self, user_id: &str) -> Ticket {
+        let version = match self.users.get(user_id) {
+            Some(version) => version,
+            None => {
+                let version = self.new_version();
+                self.users.insert(user_id.to_owned(), version);
+                version
+            }
+        };
+        Ticket { version }
     }
 
-    /// Remembers a session Redis confirmed, unless any invalidation arrived since
-    /// `generation` was read (it might concern this very session).
-    pub fn insert(&self, generation: u64, token: &str, claims: &Claims, ends_at: i64) {
-        if !self.is_live() {
+    /// Remembers a session Redis confirmed, under the user's version of `ticket`. If
+    /// the user was invalidated since the ticket was taken, the entry is never served
+    /// (and is not even stored when that is already visible).
+    pub fn insert(&self, ticket: Ticket, token: &str, claims: &Claims, ends_at: i64) {
+        if !self.is_live() || self.users.get(claims.sub.as_str()) != Some(ticket.version) {
             return;
         }
-        if let Ok(mut entries) = self.entries.write() {
-            if self.generation.load(Ordering::Acquire) != generation {
-                return;
-            }
-            if !self.many_per_user {
-                entries.remove_user(&claims.sub);
-            }
-            if entries.by_token.len() >= self.max_entries {
-                entries.clear();
-            }
-            let tokens = entries.by_user.entry(claims.sub.clone()).or_default();
-            // A session cached again (its entry reached its idle deadline) is listed once.
-            if !tokens.iter().any(|t| t == token) {
-                tokens.push(token.to_owned());
-            }
-            let cached = Cached {
-                claims: claims.clone(),
-                ends_at: ends_at.min(claims.exp),
-                fresh_until: Instant::now() + self.max_age,
-            };
-            entries.by_token.insert(token.to_owned(), Arc::new(cached));
-        }
+        let cached = Cached {
+            claims: claims.clone(),
+            ends_at: ends_at.min(claims.exp),
+            fresh_until: Instant::now() + self.max_age,
+            version: ticket.version,
+        };
+        self.tokens.insert(token.to_owned(), Arc::new(cached));
     }
 
-    /// Forgets one user's session.
+    /// Forgets every session of one user.
     pub fn invalidate(&self, user_id: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            entries.remove_user(user_id);
-        }
+        self.users.insert(user_id.to_owned(), self.new_version());
+        self.events.invalidated.increment(1);
     }
 
     /// Stops serving and forgets everything (the channel is lost, or Redis failed).
@@ -160,8 +207,18 @@ impl ValidationCache {
         self.forget_all();
     }
 
+    /// Forgets everything but keeps serving what is validated next (an unreadable
+    /// invalidation, or a Redis call that failed while the channel looks fine).
+    pub fn forget_all(&self) {
+        // Clearing the users first makes every entry's version unknown at once; the
+        // tokens go after.
+        self.users.clear();
+        self.tokens.clear();
+        self.events.flushed.increment(1);
+    }
+
     fn go_live(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.forget_all();
         self.live.store(true, Ordering::Release);
     }
 }
@@ -228,17 +285,6 @@ async fn listen(
     }
 }
 
-impl ValidationCache {
-    /// Forgets everything but keeps serving what is validated next (an unreadable
-    /// invalidation, or a Redis call that failed while the channel looks fine).
-    pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,66 +305,116 @@ mod tests {
         }
     }
 
+    /// Validates `token` of `user` as the validator does: ticket, then insert.
+    fn cache_one(cache: &ValidationCache, token: &str, user: &str) {
+        let ticket = cache.ticket(user);
+        cache.insert(ticket, token, &claims(user, 60), i64::MAX);
+    }
+
     #[test]
     fn serves_only_while_live_and_never_across_an_invalidation() {
         let cache = ValidationCache::new(10);
-        let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
+        cache_one(&cache, "t1", "u1");
         assert!(cache.get("t1").is_none(), "not live: nothing cached");
         cache.go_live();
-        let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
+        cache_one(&cache, "t1", "u1");
         assert_eq!(
             cache.get("t1").map(|c| c.claims.sub.clone()).as_deref(),
             Some("u1")
         );
         assert!(cache.get("t2").is_none());
-        // A new session for the same user replaces the old one.
-        let g = cache.generation();
-        cache.insert(g, "t1b", &claims("u1", 60), i64::MAX);
-        assert!(cache.get("t1").is_none());
-        assert!(cache.get("t1b").is_some());
-        // An invalidation between the Redis read and the insert wins.
-        let g = cache.generation();
-        cache.invalidate("u2");
-        cache.insert(g, "t3", &claims("u3", 60), i64::MAX);
+        // Several sessions of one user are cached side by side.
+        cache_one(&cache, "t1b", "u1");
+        assert!(cache.get("t1").is_some() && cache.get("t1b").is_some());
+        // An invalidation between the Redis read (the ticket) and the insert wins.
+        let ticket = cache.ticket("u3");
+        cache.invalidate("u3");
+        cache.insert(ticket, "t3", &claims("u3", 60), i64::MAX);
         assert!(cache.get("t3").is_none());
+        // An invalidation of another user changes nothing for this one.
+        let ticket = cache.ticket("u4");
+        cache.invalidate("u2");
+        cache.insert(ticket, "t4", &claims("u4", 60), i64::MAX);
+        assert!(cache.get("t4").is_some());
+        // Invalidating a user ends all of that user's entries, nobody else's.
         cache.invalidate("u1");
-        assert!(cache.get("t1b").is_none());
-        let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
+        assert!(cache.get("t1").is_none() && cache.get("t1b").is_none());
+        assert!(cache.get("t4").is_some());
         cache.drop_all();
-        assert!(cache.get("t1").is_none());
+        assert!(cache.get("t4").is_none());
         assert!(!cache.is_live());
+    }
+
+    #[test]
+    fn an_insert_after_a_flush_with_an_older_ticket_is_not_served() {
+        let cache = ValidationCache::new(10);
+        cache.go_live();
+        let ticket = cache.ticket("u1");
+        cache.forget_all();
+        cache.insert(ticket, "t1", &claims("u1", 60), i64::MAX);
+        assert!(cache.get("t1").is_none());
     }
 
     #[test]
     fn expired_entries_are_never_served() {
         let cache = ValidationCache::new(10);
         cache.go_live();
-        let g = cache.generation();
-        cache.insert(g, "old", &claims("u", -1), i64::MAX);
+        let ticket = cache.ticket("u");
+        cache.insert(ticket, "old", &claims("u", -1), i64::MAX);
         assert!(cache.get("old").is_none());
+        let ticket = cache.ticket("u");
+        cache.insert(ticket, "idle", &claims("u", 60), now_secs() - 1);
+        assert!(cache.get("idle").is_none());
     }
 
     #[test]
-    fn stays_within_its_size() {
+    fn past_its_bound_hot_sessions_stay_and_cold_ones_leave() {
+        let cache = ValidationCache::new(1000);
+        cache.go_live();
+        let hot: Vec<String> = (0..100).map(|i| format!("hot{i}")).collect();
+        for token in &hot {
+            cache_one(&cache, token, &format!("user-{token}"));
+        }
+        // 20,000 one-off sessions stream past, while the hot ones keep being used.
+        for i in 0..20_000 {
+            let cold = format!("cold{i}");
+            cache_one(&cache, &cold, &format!("user-{cold}"));
+            if i % 50 == 0 {
+                for token in &hot {
+                    if cache.get(token).is_none() {
+                        cache_one(&cache, token, &format!("user-{token}"));
+                    }
+                }
+            }
+        }
+        assert!(cache.len() <= 1100, "{} entries", cache.len());
+        let hot_kept = hot.iter().filter(|t| cache.get(t).is_some()).count();
+        let cold_kept = (0..20_000)
+            .filter(|i| cache.get(&format!("cold{i}")).is_some())
+            .count();
+        assert!(hot_kept >= 95, "only {hot_kept} of 100 hot sessions kept");
+        assert!(cold_kept < 1000, "{cold_kept} cold sessions kept");
+    }
+
+    #[test]
+    fn an_evicted_user_version_can_only_cause_a_miss() {
+        // Room for two users: a third evicts one; that user's entries then miss
+        // rather than outlive an invalidation that found no version to bump.
         let cache = ValidationCache::new(2);
         cache.go_live();
-        for i in 0..5 {
-            let g = cache.generation();
-            cache.insert(g, &format!("t{i}"), &claims(&format!("u{i}"), 60), i64::MAX);
+        cache_one(&cache, "a", "ua");
+        for i in 0..50 {
+            cache_one(&cache, &format!("x{i}"), &format!("ux{i}"));
         }
-        assert!(cache.entries.read().map(|e| e.by_token.len()).unwrap_or(0) <= 2);
-        assert!(cache.get("t4").is_some());
+        cache.invalidate("ua");
+        assert!(cache.get("a").is_none());
     }
 
     #[test]
     fn an_entry_older_than_the_max_age_is_not_served() {
         let cache = ValidationCache::new(10).with_max_age(Duration::from_millis(50));
         cache.go_live();
-        let g = cache.generation();
-        cache.insert(g, "t1", &claims("u1", 60), i64::MAX);
+        cache_one(&cache, "t1", "u1");
         assert!(cache.get("t1").is_some());
         std::thread::sleep(Duration::from_millis(80));
         assert!(

@@ -40,6 +40,9 @@ algorithm = "HS256"
 
 [internal]
 token = "dev-only-internal-token-change-me"
+
+[metrics]
+enabled = true
 "#;
 
 /// Listener and shutdown settings, the same for every service.
@@ -66,6 +69,13 @@ pub struct ServerSettings {
 
 fn default_request_timeout_ms() -> u64 {
     10_000
+}
+
+/// `GET /metrics` and the recording behind it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// Record metrics and serve them at `/metrics` (default true).
+    pub enabled: bool,
 }
 
 /// Where the Redis session store lives and how long a call may take.
@@ -315,6 +325,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "validation.cache_heartbeat_ms",
     "validation.cache_max_age_ms",
     "auth_service.url",
+    "metrics.enabled",
     "auth_service.proxy",
     "auth_service.ca_file",
     "auth_service.allow_plain_http",

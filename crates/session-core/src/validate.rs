@@ -94,7 +94,7 @@ impl LocalValidator {
                     ));
                 }
                 let claims = self.decode(token).await?;
-                let generation = cache.map(ValidationCache::generation);
+                let ticket = cache.map(|c| c.ticket(&claims.sub));
                 let held = self
                     .store
                     .held(&claims.sub, &claims.sid)
@@ -116,8 +116,8 @@ impl LocalValidator {
                     return Err(AuthError::SessionRevoked);
                 }
                 let ends_at = held.ends_at.unwrap_or(claims.exp);
-                if let (Some(cache), Some(generation)) = (cache, generation) {
-                    cache.insert(generation, token, &claims, ends_at);
+                if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                    cache.insert(ticket, token, &claims, ends_at);
                 }
                 Ok(session_from(claims, token.clone(), ends_at))
             }

@@ -3,8 +3,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use session_core::settings::{
-    self, InternalSettings, JwtSettings, RedisSettings, ServerSettings, SessionSettings,
-    SettingsError,
+    self, InternalSettings, JwtSettings, MetricsSettings, RedisSettings, ServerSettings,
+    SessionSettings, SettingsError,
 };
 
 /// The auth-service's own defaults, on top of session-core's shared ones.
@@ -41,6 +41,8 @@ max_per_minute = 300
 pub struct Settings {
     /// Where to listen.
     pub server: ServerSettings,
+    /// `GET /metrics`.
+    pub metrics: MetricsSettings,
     /// The session store.
     pub redis: RedisSettings,
     /// The users database.

@@ -26,6 +26,9 @@ pub struct Application {
 impl Application {
     /// Builds every part from `settings` and binds the listener (port 0 picks one).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        if settings.metrics.enabled {
+            session_core::http::metrics::install("auth-service");
+        }
         if settings.session.accept_user_id_header {
             tracing::warn!(
                 "session.accept_user_id_header is on: /session and /logout accept a bare userId; anyone who knows a userId passes. Use only on a trusted network."

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use session_core::client::check_url;
 use session_core::settings::{
-    self, InternalSettings, JwtAlgorithm, JwtSettings, RedisSettings, ServerSettings,
-    SessionSettings, SettingsError,
+    self, InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, RedisSettings,
+    ServerSettings, SessionSettings, SettingsError,
 };
 
 /// The resource-service's own defaults, on top of session-core's shared ones.
@@ -35,6 +35,8 @@ allow_plain_http = false
 pub struct Settings {
     /// Where to listen.
     pub server: ServerSettings,
+    /// `GET /metrics`.
+    pub metrics: MetricsSettings,
     /// The session store (redis mode).
     pub redis: RedisSettings,
     /// Key prefix, seed mode.

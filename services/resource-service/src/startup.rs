@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
 use session_core::http::{BoundServer, serve};
-use session_core::settings::{JwtAlgorithm, PerUser};
+use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::configuration::{Settings, ValidationMode};
@@ -24,6 +24,9 @@ pub struct Application {
 impl Application {
     /// Builds the validator for the configured mode and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.metrics.enabled {
+            session_core::http::metrics::install("resource-service");
+        }
         let seed = settings.session.accept_user_id_header;
         let client_options = ClientOptions {
             timeout: Duration::from_millis(settings.validation.timeout_ms.max(1)),
@@ -42,11 +45,8 @@ impl Application {
                 let channel = store.invalidation_channel().to_owned();
                 let mut local = LocalValidator::new(codec.clone(), store, seed);
                 if settings.validation.cache {
-                    let mut cache = ValidationCache::new(settings.validation.cache_max_entries)
+                    let cache = ValidationCache::new(settings.validation.cache_max_entries)
                         .with_max_age(Duration::from_millis(settings.validation.cache_max_age_ms));
-                    if settings.session.per_user == PerUser::Multiple {
-                        cache = cache.with_many_per_user();
-                    }
                     let cache = Arc::new(cache);
                     let client = redis::Client::open(settings.redis.url.expose_secret())
                         .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;

@@ -1,7 +1,8 @@
 //! actix-web integration, a file per concern: the contract's error bodies
 //! ([`errors`]), request ids and the access log ([`request_id`]), the [`Session`]
 //! extractor ([`extractor`]), body limits ([`body`]), slow clients ([`deadline`]), the shared server builder
-//! ([`server`]), health answers ([`health`]) and the 404/405 fallbacks ([`fallback`]).
+//! ([`server`]), health answers ([`health`]), `/metrics` ([`metrics`]) and the 404/405
+//! fallbacks ([`fallback`]).
 //!
 //! [`Session`]: crate::Session
 
@@ -12,6 +13,7 @@ pub mod errors;
 pub mod extractor;
 pub mod fallback;
 pub mod health;
+pub mod metrics;
 pub mod request_id;
 pub mod server;
 

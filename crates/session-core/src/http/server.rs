@@ -51,10 +51,15 @@ where
         .listen("session-store", listener, move || {
             let app = actix_web::App::new()
                 .wrap(actix_web::middleware::from_fn(body_deadline))
+                .wrap(actix_web::middleware::from_fn(super::metrics::record))
                 .wrap(actix_web::middleware::from_fn(request_context))
                 .app_data(RequestDeadline(deadline))
                 .app_data(json_config())
                 .app_data(payload_config())
+                .service(
+                    super::fallback::resource("/metrics")
+                        .route(web::get().to(super::metrics::render)),
+                )
                 .configure(configure.clone())
                 .default_service(web::to(not_found));
             let graceful = graceful.clone();

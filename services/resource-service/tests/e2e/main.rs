@@ -11,6 +11,7 @@ mod faults;
 mod garbage;
 mod helpers;
 mod keys;
+mod metrics;
 mod modes;
 mod process;
 mod races;

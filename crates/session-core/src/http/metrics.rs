@@ -1,0 +1,110 @@
+//! `GET /metrics`: the contract's metrics in Prometheus text, through the `metrics`
+//! facade and its Prometheus exporter. A scrape renders what is in memory; it costs no
+//! Redis or MongoDB call. Labels are bounded: `route` is the route *pattern* (or
+//! `unmatched`), never the raw path, so unknown paths cannot grow the series.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, http::header};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Request latency buckets, seconds: sub-millisecond (cached validation) to seconds
+/// (bcrypt under load).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static SERVICE: OnceLock<&'static str> = OnceLock::new();
+
+/// Installs the process's recorder for `service` (`auth-service`, `resource-service`).
+/// Call once at start, before anything records; later calls change nothing. Without
+/// it (`metrics.enabled = false`) every metric is a no-op and `/metrics` is 404.
+pub fn install(service: &'static str) {
+    if HANDLE.get().is_some() {
+        return;
+    }
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    match builder.install_recorder() {
+        Ok(handle) => {
+            let _ = SERVICE.set(service);
+            let _ = HANDLE.set(handle);
+        }
+        Err(_) => tracing::warn!("metrics recorder not installed: another one is"),
+    }
+}
+
+/// True once [`install`] has run.
+pub fn enabled() -> bool {
+    HANDLE.get().is_some()
+}
+
+/// `GET /metrics`.
+pub async fn render() -> HttpResponse {
+    match HANDLE.get() {
+        Some(handle) => HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(handle.render()),
+        None => super::errors::error_response(crate::error::ErrorCode::NotFound),
+    }
+}
+
+/// Middleware: `http_requests_total{service,route,method,status}` and
+/// `http_request_duration_seconds{service,route,method}` for every request.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !enabled() {
+        return next.call(req).await;
+    }
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16().to_string();
+    let service = SERVICE.get().copied().unwrap_or("unknown");
+    metrics::counter!(
+        "http_requests_total",
+        "service" => service,
+        "route" => route.clone(),
+        "method" => method,
+        "status" => status,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "service" => service,
+        "route" => route,
+        "method" => method,
+    )
+    .record(started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// The method as a label, from a closed set (anything else is `other`).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
