@@ -200,6 +200,8 @@ def main():
     results["/me multiple mode"] = max(runs["multiple"], key=lambda r: r["rps"])
     results["/me multiple mode"]["peak_rss_mb"] = peak_rss_mb(pids["multiple-mode"])
     results["/me multiple mode"]["runs_rps"] = [r["rps"] for r in runs["multiple"]]
+    print("2/6 /verify, the gateway's check (auth-service, straight from Redis) ...", flush=True)
+    results["/verify (auth-service)"] = wrk(f"http://127.0.0.1:{auth_port}/verify", "me.lua", tokens_file)
     print("3/6 /me, remote mode ...", flush=True)
     results["/me remote mode"] = wrk(me("remote-mode"), "me.lua", tokens_file)
     results["/me remote mode"]["peak_rss_mb"] = peak_rss_mb(pids["remote-mode"])

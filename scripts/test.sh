@@ -8,11 +8,14 @@ cd "$REPO_ROOT"
 ensure_apt_package redis-server redis-server
 # The remote-mode TLS tests make their certificates with openssl.
 ensure_apt_package openssl openssl
+# The gateway tests run Debian's nginx in front of the auth-service.
+ensure_apt_package nginx nginx
 ensure_secantus
 
 start_stores
 
 export TEST_REDIS_URL="$REDIS_URL"
+export TEST_NGINX_BIN="$(command -v nginx)"
 export TEST_MONGODB_URI="$MONGO_URI"
 # Fault tests start, stop and restart servers of their own with these.
 export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"

@@ -31,6 +31,12 @@ max_failures_per_ip_per_minute = 100
 bcrypt_cost = 12
 max_queue = 32
 
+[validation]
+cache = false
+cache_max_entries = 100000
+cache_heartbeat_ms = 1000
+cache_max_age_ms = 5000
+
 [signup]
 max_per_ip_per_hour = 20
 max_per_minute = 300
@@ -57,6 +63,8 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// Sign-up throttling.
     pub signup: SignupSettings,
+    /// The validation cache of `GET /verify`.
+    pub validation: VerifyCacheSettings,
     /// The token internal callers present on `/introspect`.
     pub internal: InternalSettings,
     /// The admin endpoints' token.
@@ -102,6 +110,19 @@ pub struct PasswordSettings {
     /// Hashing jobs queued or running at most; beyond it the answer is 503 at once.
     /// Sign-ups may take half of it.
     pub max_queue: usize,
+}
+
+/// `GET /verify` may answer from a validation cache, as the resource-service does.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VerifyCacheSettings {
+    /// Keep recently verified sessions in process, invalidated over Redis pub/sub.
+    pub cache: bool,
+    /// Most sessions the cache holds.
+    pub cache_max_entries: usize,
+    /// How often the invalidation channel is checked.
+    pub cache_heartbeat_ms: u64,
+    /// Longest an entry is served without asking Redis again.
+    pub cache_max_age_ms: u64,
 }
 
 /// Limits on sign-up, which costs a bcrypt hash each.

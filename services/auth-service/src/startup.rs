@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::web;
+use secrecy::ExposeSecret;
+use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::http::{BoundServer, serve};
 use session_core::keys;
 use session_core::settings::JwtAlgorithm;
@@ -13,7 +15,7 @@ use crate::accounts::Accounts;
 use crate::configuration::Settings;
 use crate::password::Passwords;
 use crate::routes;
-use crate::routes::{AdminToken, InternalToken};
+use crate::routes::{AdminToken, InternalToken, Verifier};
 use crate::throttle::Throttle;
 use crate::users::UserRepository;
 
@@ -87,6 +89,26 @@ impl Application {
             settings.session.accept_user_id_header,
         ));
 
+        let mut verifier =
+            LocalValidator::new(codec_for_jwks.clone(), accounts.store().clone(), false);
+        if settings.validation.cache {
+            let cache = std::sync::Arc::new(
+                ValidationCache::new(settings.validation.cache_max_entries).with_max_age(
+                    std::time::Duration::from_millis(settings.validation.cache_max_age_ms.max(1)),
+                ),
+            );
+            let client = redis::Client::open(settings.redis.url.expose_secret())
+                .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;
+            spawn_listener(
+                cache.clone(),
+                client,
+                accounts.store().invalidation_channel().to_owned(),
+                std::time::Duration::from_millis(settings.validation.cache_heartbeat_ms.max(10)),
+            );
+            verifier = verifier.with_cache(cache);
+            tracing::info!("validation cache enabled for /verify");
+        }
+        let verifier = web::Data::new(Verifier(verifier));
         let accounts = web::Data::new(accounts);
         let codec_data = web::Data::from(codec_for_jwks);
         let validator = web::Data::new(validator);
@@ -97,6 +119,7 @@ impl Application {
                 .app_data(validator.clone())
                 .app_data(internal.clone())
                 .app_data(admin.clone())
+                .app_data(verifier.clone())
                 .app_data(codec_data.clone())
                 .configure(routes::config);
         })?;

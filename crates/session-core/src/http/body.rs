@@ -56,3 +56,23 @@ pub fn timed_out() -> actix_web::HttpResponse {
     );
     response
 }
+
+/// Reads a whole request body of at most [`MAX_BODY_BYTES`], for handlers that parse
+/// it themselves; the contract's answer when it cannot: 413 over the limit, 408 past
+/// the request's deadline, 400 when the stream breaks.
+pub async fn read_body(mut payload: web::Payload) -> Result<web::Bytes, actix_web::HttpResponse> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| match err {
+            PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => timed_out(),
+            PayloadError::Overflow => error_response(ErrorCode::PayloadTooLarge),
+            _ => error_response(ErrorCode::InvalidRequest),
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(error_response(ErrorCode::PayloadTooLarge));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

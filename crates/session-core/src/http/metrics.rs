@@ -3,13 +3,16 @@
 //! Redis or MongoDB call. Labels are bounded: `route` is the route *pattern* (or
 //! `unmatched`), never the raw path, so unknown paths cannot grow the series.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, http::header};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Request latency buckets, seconds: sub-millisecond (cached validation) to seconds
@@ -34,6 +37,17 @@ pub fn install(service: &'static str) {
     match builder.install_recorder() {
         Ok(handle) => {
             let _ = SERVICE.set(service);
+            // Histogram samples wait in lock-free buckets until drained; drain them
+            // every few seconds so memory stays flat between scrapes.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
             let _ = HANDLE.set(handle);
         }
         Err(_) => tracing::warn!("metrics recorder not installed: another one is"),
@@ -71,28 +85,59 @@ pub async fn record(
     let started = Instant::now();
     let method = method_label(req.method());
     let res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let status = res.status().as_u16().to_string();
+    let status = res.status().as_u16();
+    let route = res.request().match_name().unwrap_or("unmatched");
+    let elapsed = started.elapsed().as_secs_f64();
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let per_route = match handles.get_mut(route) {
+            Some(per_route) => per_route,
+            None => handles.entry(route.to_owned()).or_default(),
+        };
+        let found = per_route
+            .iter()
+            .position(|(s, m, _, _)| *s == status && *m == method);
+        let index = found.unwrap_or_else(|| {
+            per_route.push(new_handles(route, method, status));
+            per_route.len() - 1
+        });
+        if let Some((_, _, count, latency)) = per_route.get(index) {
+            count.increment(1);
+            latency.record(elapsed);
+        }
+    });
+    Ok(res)
+}
+
+/// A worker's handles by route name, then (status, method): registered once, so a
+/// request costs two atomic updates and no lookup in the recorder. Bounded: routes
+/// are the app's named resources plus `unmatched`, methods a closed set, statuses few.
+type Handles = HashMap<String, Vec<(u16, &'static str, Counter, Histogram)>>;
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());
+}
+
+fn new_handles(
+    route: &str,
+    method: &'static str,
+    status: u16,
+) -> (u16, &'static str, Counter, Histogram) {
     let service = SERVICE.get().copied().unwrap_or("unknown");
-    metrics::counter!(
+    let count = metrics::counter!(
         "http_requests_total",
         "service" => service,
-        "route" => route.clone(),
+        "route" => route.to_owned(),
         "method" => method,
-        "status" => status,
-    )
-    .increment(1);
-    metrics::histogram!(
+        "status" => status.to_string(),
+    );
+    let latency = metrics::histogram!(
         "http_request_duration_seconds",
         "service" => service,
-        "route" => route,
+        "route" => route.to_owned(),
         "method" => method,
-    )
-    .record(started.elapsed().as_secs_f64());
-    Ok(res)
+    );
+    (status, method, count, latency)
 }
 
 /// The method as a label, from a closed set (anything else is `other`).

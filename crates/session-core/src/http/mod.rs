@@ -17,7 +17,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod server;
 
-pub use body::{MAX_BODY_BYTES, json_config, payload_config};
+pub use body::{MAX_BODY_BYTES, json_config, payload_config, read_body};
 pub use errors::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECS, error_response, error_response_with};
 pub use extractor::{SessionValidator, authenticate, credential_of};
 pub use fallback::{method_not_allowed, not_found, resource};

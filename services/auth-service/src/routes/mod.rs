@@ -6,9 +6,11 @@ mod health;
 mod introspect;
 mod jwks;
 mod sessions;
+mod verify;
 
 pub use account::Credentials;
 pub use callers::{AdminToken, InternalToken};
+pub use verify::Verifier;
 
 use actix_web::web;
 use session_core::http::resource;
@@ -34,6 +36,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             resource("/admin/users/{user_id}").route(web::delete().to(sessions::admin_delete_user)),
         )
         .service(resource("/introspect").route(web::post().to(introspect::introspect)))
+        .service(resource("/verify").route(web::get().to(verify::verify)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .service(resource("/health/live").route(web::get().to(session_core::http::live)))
         .service(resource("/health/ready").route(web::get().to(health::ready)));

@@ -133,3 +133,143 @@ async fn the_caller_is_checked_before_the_body_and_once() {
         assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
 }
+
+async fn form(app: &crate::helpers::TestApp, auth: Option<&str>, body: &str) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/introspect"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    if let Some(auth) = auth {
+        req = req.header("Authorization", auth);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn rfc_7662_form_introspection_answers_the_rfc_fields_and_ours() {
+    let app = spawn_app().await;
+    let (email, user_id, token) = app.user_with_session().await;
+    let internal = format!("Bearer {INTERNAL_TOKEN}");
+    for body in [
+        format!("token={token}"),
+        format!("token={token}&token_type_hint=access_token"),
+        format!("token_type_hint=refresh_token&token={token}&unknown=1"),
+    ] {
+        let res = form(&app, Some(&internal), &body).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["active"], true);
+        assert_eq!(answer["sub"], user_id);
+        assert_eq!(answer["userId"], user_id);
+        assert_eq!(answer["email"], email);
+        assert_eq!(answer["token_type"], "Bearer");
+        assert!(answer["sessionId"].as_str().is_some_and(|s| s.len() == 22));
+        assert!(answer["exp"].as_i64().unwrap() > answer["iat"].as_i64().unwrap());
+    }
+    // An unknown token is simply inactive.
+    let res = form(&app, Some(&internal), "token=not.a.token").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"active": false}));
+    // The caller is checked first, as for JSON.
+    assert_error(
+        form(
+            &app,
+            Some("Bearer wrong-internal-token"),
+            &format!("token={token}"),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_error(
+        form(&app, None, &format!("token={token}")).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_authorization",
+    )
+    .await;
+    // No token, or an empty one, is a bad request; another media type is 415.
+    for body in ["", "token=", "token_type_hint=access_token"] {
+        assert_error(
+            form(&app, Some(&internal), body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        )
+        .await;
+    }
+    let res = app
+        .client
+        .post(app.url("/introspect"))
+        .header("Authorization", &internal)
+        .header("Content-Type", "text/plain")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    // A body over the limit is 413 in either form.
+    let big = format!("token={}", "a".repeat(20 * 1024));
+    assert_error(
+        form(&app, Some(&internal), &big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+}
+
+async fn verify(app: &crate::helpers::TestApp, auth: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(app.url("/verify"));
+    if let Some(auth) = auth {
+        req = req.header("Authorization", auth);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn verify_names_the_user_in_headers_or_says_why_not() {
+    for cache in [false, true] {
+        let app = spawn_app_with(|s| s.validation.cache = cache).await;
+        let (email, user_id, token) = app.user_with_session().await;
+        let auth = format!("Bearer {token}");
+        let res = verify(&app, Some(&auth)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-user-id"], user_id.as_str());
+        assert_eq!(res.headers()["x-user-email"], email.as_str());
+        let session_id = res.headers()["x-session-id"].to_str().unwrap().to_owned();
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["userId"], user_id);
+        assert_eq!(body["sessionId"], session_id);
+        assert_eq!(body["email"], email);
+        assert!(body["expiresAt"].as_str().is_some());
+
+        for (credential, code) in [
+            (None, "missing_authorization"),
+            (Some("Bearer not.a.token".to_owned()), "invalid_token"),
+            (Some(user_id.clone()), "invalid_token"),
+        ] {
+            let res = verify(&app, credential.as_deref()).await;
+            assert_eq!(res.headers()["x-auth-error"], code);
+            assert_error(res, StatusCode::UNAUTHORIZED, code).await;
+        }
+        assert_eq!(app.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
+        // Through the cache the logout arrives over pub/sub: allow it a moment.
+        let started = std::time::Instant::now();
+        loop {
+            let res = verify(&app, Some(&auth)).await;
+            if res.status() == StatusCode::UNAUTHORIZED {
+                assert_eq!(res.headers()["x-auth-error"], "session_not_found");
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}

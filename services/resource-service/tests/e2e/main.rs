@@ -9,6 +9,7 @@ mod config;
 mod devices;
 mod faults;
 mod garbage;
+mod gateway;
 mod helpers;
 mod keys;
 mod metrics;

@@ -25,7 +25,9 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 fn series_count(text: &str) -> usize {
-    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count()
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .count()
 }
 
 #[tokio::test]
@@ -54,7 +56,10 @@ async fn both_services_serve_metrics_with_bounded_labels() {
         .is_some_and(|n| n >= 5.0),
         "{text}"
     );
-    assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
     assert!(
         sample(&text, r#"validation_cache_events_total{event="hit"}"#).is_some_and(|n| n >= 1.0),
         "{text}"
