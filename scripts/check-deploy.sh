@@ -8,6 +8,9 @@
 #   (kubernetes-validate --strict, offline), kustomization.yaml lists them, and they
 #   agree with each other and with the services (ports, probes, security context,
 #   Secrets and ConfigMaps referenced, configuration keys the services know);
+# - deploy/nginx/gateway.conf.template, rendered as the nginx image renders it, passes
+#   `nginx -t`, and its placeholders are the environment of compose's gateway service
+#   (deploy/traefik and deploy/envoy are not checked here: see their READMEs);
 # - deploy/redis/start.sh, run against a real redis-server, refuses empty, short and
 #   placeholder passwords and never lets a password add ACL rules.
 set -euo pipefail
@@ -42,7 +45,8 @@ trap 'exit 130' INT TERM
 
 ensure_apt_package docker-compose docker-compose
 docker-compose --env-file .env.example -f docker-compose.yml config -q
-echo "docker-compose.yml: accepted"
+docker-compose --env-file .env.example -f docker-compose.yml --profile gateway config -q
+echo "docker-compose.yml: accepted (also with --profile gateway)"
 
 metadata="$RUN_DIR/metadata.json"
 cargo metadata --format-version 1 --no-deps >"$metadata"
@@ -182,6 +186,98 @@ if problems:
     sys.exit(1)
 print("deployment files: consistent")
 PY
+
+# --- deploy/nginx: the gateway template, as the nginx image renders it -----------------
+ensure_apt_package nginx nginx
+NGINX_TEMPLATE=deploy/nginx/gateway.conf.template
+
+# The image fills in ${NAME} for the variables of the container's environment (envsubst),
+# so the template's placeholders must be exactly what compose's gateway service sets.
+python3 - "$NGINX_TEMPLATE" <<'PY'
+import re, sys
+import yaml
+
+path = sys.argv[1]
+placeholders = set(re.findall(r"\$\{(\w+)\}", open(path).read()))
+services = yaml.safe_load(open("docker-compose.yml"))["services"]
+gateway = services.get("gateway")
+if gateway is None:
+    sys.exit("error: docker-compose.yml has no gateway service")
+env = {k: str(v) for k, v in (gateway.get("environment") or {}).items()}
+depends = gateway.get("depends_on") or []
+problems = []
+if "gateway" not in (gateway.get("profiles") or []):
+    problems.append("docker-compose.yml: the gateway service is not in the gateway profile")
+targets = [v.split(":")[1] for v in gateway.get("volumes") or [] if v.split(":")[0] == "./" + path]
+if not any(t.startswith("/etc/nginx/templates/") and t.endswith(".template") for t in targets):
+    problems.append(f"docker-compose.yml: the gateway does not mount {path} as /etc/nginx/templates/*.template")
+if placeholders != set(env):
+    problems.append(f"{path} has the placeholders {sorted(placeholders)}, but the gateway service sets {sorted(env)}")
+published = {str(p).split(":")[-1] for p in gateway.get("ports") or []}
+if env.get("GATEWAY_PORT") not in published:
+    problems.append(f"docker-compose.yml: the gateway listens on {env.get('GATEWAY_PORT')} but publishes {sorted(published)}")
+for var in ("AUTH_SERVICE", "UPSTREAM"):
+    host = env.get(var, "").rsplit(":", 1)[0]
+    if host not in services:
+        problems.append(f"docker-compose.yml: the gateway's {var}={env.get(var)} names no compose service")
+    elif host not in depends:
+        problems.append(f"docker-compose.yml: the gateway does not depend on {host} (nginx resolves it at start)")
+auth_port = services["auth-service"]["build"]["args"]["PORT"]
+if env.get("AUTH_SERVICE", "").rsplit(":", 1)[-1] != str(auth_port):
+    problems.append(f"docker-compose.yml: the gateway's AUTH_SERVICE={env.get('AUTH_SERVICE')} is not on the auth-service's port {auth_port}")
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)
+print(f"{path}: its placeholders are the gateway service's environment ({', '.join(sorted(env))})")
+PY
+
+# nginx_check NAME GATEWAY_PORT AUTH_SERVICE UPSTREAM: renders the template with these
+# values (the three placeholders, nothing else) into a minimal main nginx.conf whose
+# every path is in a temporary directory, and runs `nginx -t` on it (which resolves the
+# upstream hosts, so give it addresses).
+nginx_check() {
+    local dir="$RUN_DIR/nginx-$1"
+    mkdir -p "$dir"
+    GATEWAY_PORT=$2 AUTH_SERVICE=$3 UPSTREAM=$4 python3 -c '
+import os, re, sys
+text = open(sys.argv[1]).read()
+sys.stdout.write(re.sub(r"\$\{(GATEWAY_PORT|AUTH_SERVICE|UPSTREAM)\}", lambda m: os.environ[m.group(1)], text))
+' "$NGINX_TEMPLATE" >"$dir/rendered.conf"
+    cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    include $dir/rendered.conf;
+}
+NGINX
+    nginx -t -q -c "$dir/nginx.conf" -p "$dir/" -e "$dir/error.log" >"$dir/test.log" 2>&1
+}
+
+for values in "compose 8088 127.0.0.1:8080 127.0.0.1:8000" \
+    "free-ports $(free_port) 127.0.0.1:$(free_port) 127.0.0.1:$(free_port)"; do
+    read -r name port auth upstream <<<"$values"
+    if ! nginx_check "$name" "$port" "$auth" "$upstream"; then
+        cat "$RUN_DIR/nginx-$name/test.log" >&2
+        echo "error: nginx -t refused $NGINX_TEMPLATE with GATEWAY_PORT=$port AUTH_SERVICE=$auth UPSTREAM=$upstream" >&2
+        exit 1
+    fi
+done
+# The check itself: a broken rendering must be refused, or the lines above prove nothing.
+broken="$RUN_DIR/nginx-compose"
+echo "}" >>"$broken/rendered.conf"
+if nginx -t -q -c "$broken/nginx.conf" -p "$broken/" -e "$broken/error.log" >/dev/null 2>&1; then
+    echo "error: nginx -t accepted a deliberately broken rendering of $NGINX_TEMPLATE; the check proves nothing" >&2
+    exit 1
+fi
+echo "$NGINX_TEMPLATE: nginx -t accepts it rendered for two sets of ports ($(nginx -v 2>&1 | sed 's/^nginx version: //'))"
 
 # --- Kubernetes manifests (deploy/k8s) ---------------------------------------------------
 ensure_kubernetes_validate
