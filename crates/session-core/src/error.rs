@@ -39,6 +39,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// An admin endpoint with a token that is not `admin.token`.
     Forbidden,
+    /// A cookie-authenticated unsafe request without the matching `X-CSRF-Token`.
+    CsrfFailed,
     /// `multiple` mode, `when_full = deny`, and the user holds the maximum.
     TooManySessions,
     /// No such route, or a session id that is not the caller's.
@@ -69,6 +71,7 @@ impl ErrorCode {
             Self::TooManyRequests => "too_many_requests",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Forbidden => "forbidden",
+            Self::CsrfFailed => "csrf_failed",
             Self::TooManySessions => "too_many_sessions",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -89,7 +92,7 @@ impl ErrorCode {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InvalidEmail | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken | Self::TooManySessions => StatusCode::CONFLICT,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -121,6 +124,9 @@ impl ErrorCode {
                 "A backing service did not answer in time; try again shortly."
             }
             Self::Forbidden => "This endpoint needs the admin token.",
+            Self::CsrfFailed => {
+                "This request needs the X-CSRF-Token header matching the session's CSRF cookie."
+            }
             Self::TooManySessions => {
                 "This account has the most sessions allowed; sign out another one first."
             }
@@ -172,6 +178,9 @@ pub enum AuthError {
     /// Redis or the auth-service did not answer in time.
     #[error("session store unavailable")]
     Unavailable,
+    /// A cookie-authenticated unsafe request without the matching CSRF header.
+    #[error("csrf check failed")]
+    CsrfFailed,
 }
 
 impl AuthError {
@@ -181,6 +190,7 @@ impl AuthError {
             Self::MissingAuthorization => ErrorCode::MissingAuthorization,
             Self::MissingUserId => ErrorCode::MissingUserId,
             Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::CsrfFailed => ErrorCode::CsrfFailed,
             Self::SessionExpired => ErrorCode::SessionExpired,
             Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::SessionRevoked => ErrorCode::SessionRevoked,

@@ -32,6 +32,10 @@ max_per_user = 10
 when_full = "evict_oldest"
 idle_timeout_seconds = 0
 
+[session.cookie]
+enabled = true
+name = "__Host-session"
+
 [jwt]
 secret = "dev-only-secret-change-me-0123456789abcdef"
 issuer = "session-store"
@@ -121,6 +125,37 @@ pub struct SessionSettings {
     /// A session unused this long ends (0: never); at most `ttl_seconds`.
     #[serde(default)]
     pub idle_timeout_seconds: u64,
+    /// The session as a browser cookie.
+    #[serde(default)]
+    pub cookie: CookieSettings,
+}
+
+/// `session.cookie.*`: the session as an HttpOnly cookie, accepted by every service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CookieSettings {
+    /// Accept (and, at login, set) the session cookie.
+    #[serde(default = "default_cookie_enabled")]
+    pub enabled: bool,
+    /// The cookie's name; `<name>-csrf` is the CSRF cookie's.
+    #[serde(default = "default_cookie_name")]
+    pub name: String,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        Self {
+            enabled: default_cookie_enabled(),
+            name: default_cookie_name(),
+        }
+    }
+}
+
+fn default_cookie_enabled() -> bool {
+    true
+}
+
+fn default_cookie_name() -> String {
+    "__Host-session".to_owned()
 }
 
 fn default_max_per_user() -> u32 {
@@ -301,6 +336,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "session.max_per_user",
     "session.when_full",
     "session.idle_timeout_seconds",
+    "session.cookie.enabled",
+    "session.cookie.name",
     "admin.token",
     "jwt.secret",
     "jwt.issuer",
@@ -566,6 +603,13 @@ impl SessionSettings {
             return Err(SettingsError::OutOfRange {
                 key: "session.ttl_seconds",
                 allowed: "positive",
+            });
+        }
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if self.cookie.name.is_empty() || !self.cookie.name.chars().all(token_char) {
+            return Err(SettingsError::OutOfRange {
+                key: "session.cookie.name",
+                allowed: "a cookie name: letters, digits and !#$%&'*+-.^_`|~",
             });
         }
         if self.key_prefix.is_empty() {

@@ -6,7 +6,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
-use session_core::http::{BoundServer, serve};
+use session_core::http::{BoundServer, CookiePolicy, serve};
 use session_core::keys;
 use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
@@ -109,12 +109,16 @@ impl Application {
             tracing::info!("validation cache enabled for /verify");
         }
         let verifier = web::Data::new(Verifier(verifier));
+        let cookies = CookiePolicy::from_settings(&settings.session.cookie);
         let accounts = web::Data::new(accounts);
         let codec_data = web::Data::from(codec_for_jwks);
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
         let admin = web::Data::new(AdminToken(settings.admin.token.clone()));
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
+            if let Some(policy) = &cookies {
+                cfg.app_data(policy.clone());
+            }
             cfg.app_data(accounts.clone())
                 .app_data(validator.clone())
                 .app_data(internal.clone())

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use super::cookie::{Source, check_csrf, session_credential};
 use super::request_id::RequestId;
 use crate::credential::{self, Credential};
 use crate::error::AuthError;
@@ -61,15 +62,20 @@ pub fn credential_of(req: &HttpRequest, accept_user_id: bool) -> Result<Credenti
     credential::parse(first.map(|v| v.as_bytes()), accept_user_id)
 }
 
-/// Reads and validates the request's credential with the app's [`SessionValidator`].
+/// Reads and validates the request's credential (its `Authorization` header, else
+/// the session cookie) with the app's [`SessionValidator`]; a cookie-authenticated
+/// unsafe request must also pass the CSRF check.
 pub async fn authenticate(req: &HttpRequest) -> Result<Session, AuthError> {
     let Some(validator) = req.app_data::<web::Data<SessionValidator>>().cloned() else {
         tracing::error!("no SessionValidator registered as app data");
         return Err(AuthError::Unavailable);
     };
-    let credential = credential_of(req, validator.accepts_user_id())?;
+    let (credential, source) = session_credential(req, validator.accepts_user_id())?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let result = validator.validate(&credential, request_id.as_deref()).await;
+    let mut result = validator.validate(&credential, request_id.as_deref()).await;
+    if result.is_ok() && source == Source::Cookie {
+        result = check_csrf(req, req.method()).and(result);
+    }
     if let Err(err) = &result {
         tracing::info!(code = %err.code(), "session refused");
     }

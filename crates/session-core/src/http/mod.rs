@@ -8,6 +8,7 @@
 
 pub mod bare;
 pub mod body;
+pub mod cookie;
 pub mod deadline;
 pub mod errors;
 pub mod extractor;
@@ -18,6 +19,7 @@ pub mod request_id;
 pub mod server;
 
 pub use body::{MAX_BODY_BYTES, json_config, payload_config, read_body};
+pub use cookie::{CookiePolicy, session_credential};
 pub use errors::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECS, error_response, error_response_with};
 pub use extractor::{SessionValidator, authenticate, credential_of};
 pub use fallback::{method_not_allowed, not_found, resource};

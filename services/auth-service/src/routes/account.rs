@@ -2,9 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
+use session_core::ErrorCode;
 use session_core::Session;
+use session_core::http::CookiePolicy;
 use session_core::session::rfc3339;
-use session_core::token::Origin;
+use session_core::token::{Origin, new_session_id};
 
 use crate::accounts::Accounts;
 use crate::error::ApiError;
@@ -16,6 +18,9 @@ pub struct Credentials {
     pub email: String,
     /// The password.
     pub password: String,
+    /// Login: set the session as a cookie (and leave the token out of the body).
+    #[serde(default)]
+    pub cookie: bool,
 }
 
 #[derive(Serialize)]
@@ -31,7 +36,8 @@ struct SignedUp {
 struct LoggedIn {
     user_id: String,
     session_id: String,
-    token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
     token_type: &'static str,
     expires_at: String,
     expires_in: i64,
@@ -76,6 +82,17 @@ pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
     }
 }
 
+/// Clears the session cookies when the app has them (logout ends this session).
+pub(crate) fn cleared(
+    req: &HttpRequest,
+    mut builder: actix_web::HttpResponseBuilder,
+) -> actix_web::HttpResponseBuilder {
+    if let Some(policy) = req.app_data::<CookiePolicy>() {
+        policy.clear(&mut builder);
+    }
+    builder
+}
+
 pub(crate) fn no_store(
     mut builder: actix_web::HttpResponseBuilder,
 ) -> actix_web::HttpResponseBuilder {
@@ -91,7 +108,9 @@ pub async fn sign_up(
     accounts: web::Data<Accounts>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.into_inner();
+    let Credentials {
+        email, password, ..
+    } = body.into_inner();
     let ip = origin_of(&req).ip;
     let user = accounts.sign_up(&email, password, ip.as_deref()).await?;
     let created_at = user.created_at.timestamp_millis().div_euclid(1000);
@@ -109,15 +128,32 @@ pub async fn log_in(
     accounts: web::Data<Accounts>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.into_inner();
+    let Credentials {
+        email,
+        password,
+        cookie,
+    } = body.into_inner();
     let outcome = accounts.log_in(&email, password, origin_of(&req)).await?;
-    Ok(no_store(HttpResponse::Ok()).json(LoggedIn {
+    let expires_in = Accounts::seconds_left(outcome.expires_at);
+    let mut res = no_store(HttpResponse::Ok());
+    // A browser gets the session as an HttpOnly cookie, never in a body its scripts
+    // (or an injected one) could read.
+    let policy = req.app_data::<CookiePolicy>().filter(|_| cookie);
+    let token = match policy {
+        Some(policy) => {
+            let csrf = new_session_id().map_err(|_| ApiError::new(ErrorCode::InternalError))?;
+            policy.set(&mut res, &outcome.token, &csrf, expires_in);
+            None
+        }
+        None => Some(outcome.token),
+    };
+    Ok(res.json(LoggedIn {
         user_id: outcome.user_id,
         session_id: outcome.session_id,
-        token: outcome.token,
+        token,
         token_type: "Bearer",
         expires_at: rfc3339(outcome.expires_at),
-        expires_in: Accounts::seconds_left(outcome.expires_at),
+        expires_in,
         reused: outcome.reused,
     }))
 }
@@ -137,7 +173,7 @@ pub async fn log_out(
         return Err(ApiError::new(session_core::ErrorCode::InvalidToken));
     }
     accounts.log_out(&session).await?;
-    Ok(no_store(HttpResponse::NoContent()).finish())
+    Ok(cleared(&req, no_store(HttpResponse::NoContent())).finish())
 }
 
 /// `GET /session`: who the presented session belongs to and when it ends.

@@ -7,7 +7,7 @@ use session_core::Session;
 use session_core::session::rfc3339;
 use session_core::store::SessionRecord;
 
-use super::account::{no_store, origin_of};
+use super::account::{cleared, no_store, origin_of};
 use super::callers::Admin;
 use crate::accounts::Accounts;
 use crate::error::ApiError;
@@ -82,11 +82,12 @@ pub async fn log_out_others(
 /// `POST /logout/all`: ends every session of the caller, this one too.
 #[tracing::instrument(skip_all)]
 pub async fn log_out_all(
+    req: HttpRequest,
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
     accounts.log_out_all(&session).await?;
-    Ok(no_store(HttpResponse::NoContent()).finish())
+    Ok(cleared(&req, no_store(HttpResponse::NoContent())).finish())
 }
 
 /// Body of `POST /password`.

@@ -2,12 +2,15 @@
 //! ForwardAuth, Envoy `ext_authz` over HTTP). 200 lets the request through and names
 //! the user in `X-User-Id`, `X-User-Email` and `X-Session-Id`; anything else stops it.
 //! A refusal carries its contract code in `X-Auth-Error` too, since a gateway sees
-//! the headers of the answer but not its body.
+//! the headers of the answer but not its body. The session cookie counts as a
+//! credential here as everywhere, with the CSRF check for the original request's
+//! method.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use session_core::http::{credential_of, error_response};
+use session_core::http::cookie::{Source, check_csrf, session_credential};
+use session_core::http::error_response;
 use session_core::session::rfc3339;
 use session_core::{AuthError, LocalValidator};
 
@@ -33,8 +36,17 @@ static AUTH_ERROR: HeaderName = HeaderName::from_static("x-auth-error");
 /// `GET /verify`.
 #[tracing::instrument(skip_all)]
 pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResponse {
-    let checked = match credential_of(&req, false) {
-        Ok(credential) => verifier.0.validate(&credential).await,
+    let checked = match session_credential(&req, false) {
+        Ok((credential, source)) => {
+            let checked = verifier.0.validate(&credential).await;
+            // A gateway checks the request it holds: a cookie-authenticated unsafe
+            // request (its method in X-Original-Method) needs the CSRF header too.
+            if checked.is_ok() && source == Source::Cookie {
+                check_csrf(&req, &original_method(&req)).and(checked)
+            } else {
+                checked
+            }
+        }
         Err(err) => Err(err),
     };
     match checked {
@@ -60,6 +72,15 @@ pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResp
         }
         Err(err) => refused(err),
     }
+}
+
+/// The method of the request the gateway holds (`X-Original-Method`, as nginx,
+/// Traefik and Envoy are configured to send it), else this request's.
+fn original_method(req: &HttpRequest) -> actix_web::http::Method {
+    req.headers()
+        .get("x-original-method")
+        .and_then(|v| actix_web::http::Method::from_bytes(v.as_bytes()).ok())
+        .unwrap_or_else(|| req.method().clone())
 }
 
 fn refused(err: AuthError) -> HttpResponse {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod bodies;
+mod cookies;
 mod devices;
 mod failures;
 mod helpers;

@@ -6,6 +6,7 @@
 mod acl;
 mod cache;
 mod config;
+mod cookies;
 mod devices;
 mod faults;
 mod garbage;
