@@ -5,6 +5,7 @@ mod callers;
 mod health;
 mod introspect;
 mod jwks;
+mod pages;
 mod sessions;
 mod verify;
 
@@ -17,7 +18,11 @@ use session_core::http::resource;
 
 /// Mounts every route of the auth-service.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/signup").route(web::post().to(account::sign_up)))
+    cfg.service(resource("/").route(web::get().to(pages::index)))
+        .service(resource("/account").route(web::get().to(pages::account)))
+        .service(resource("/assets/app.css").route(web::get().to(pages::style)))
+        .service(resource("/assets/app.js").route(web::get().to(pages::script)))
+        .service(resource("/signup").route(web::post().to(account::sign_up)))
         .service(resource("/login").route(web::post().to(account::log_in)))
         .service(resource("/logout").route(web::post().to(account::log_out)))
         .service(resource("/session").route(web::get().to(account::session)))

@@ -52,7 +52,9 @@ impl Rng {
     }
 }
 
-const ALLOWED: &[u16] = &[200, 201, 204, 400, 401, 404, 405, 409, 413, 415, 422, 429];
+const ALLOWED: &[u16] = &[
+    200, 201, 204, 303, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429,
+];
 const CODES: &[&str] = &[
     "missing_authorization",
     "missing_user_id",
@@ -67,6 +69,7 @@ const CODES: &[&str] = &[
     "email_taken",
     "payload_too_large",
     "unsupported_media_type",
+    "csrf_failed",
     "too_many_requests",
     "not_found",
     "method_not_allowed",
@@ -217,6 +220,27 @@ async fn hammer(client: reqwest::Client, base: String, seed: u64, count: usize) 
             ALLOWED.contains(&status),
             "request {i} (seed {seed}): {method} {url} answered {status}"
         );
+        // The auth-service's pages answer HTML, CSS or a script, or send the visitor
+        // to the other page.
+        let page = ["/", "/account", "/assets/app.css", "/assets/app.js"].contains(&url.path());
+        if page && (status == 200 || status == 303) {
+            if status == 303 {
+                assert!(res.headers().contains_key("location"));
+            } else {
+                let kind = res.headers()["content-type"]
+                    .to_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(
+                    ["text/html", "text/css", "text/javascript"]
+                        .iter()
+                        .any(|k| kind.starts_with(k)),
+                    "request {i} (seed {seed}): {url} answered {kind}"
+                );
+            }
+            checked += 1;
+            continue;
+        }
         if status != 204 {
             let bytes = res.bytes().await.unwrap();
             let json: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
