@@ -12,6 +12,7 @@
 //! - [`settings`]: the contract's configuration keys and the layered loader.
 //! - [`session`]: a validated [`Session`] and how its times are written.
 //! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
+//! - [`measure`]: counters, histograms and gauges by the contract's names.
 //! - [`introspection`]: what both services put on the wire: `X-Request-Id` and the
 //!   `/introspect` bodies, with their conversions.
 //!
@@ -41,6 +42,7 @@ pub mod http;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod measure;
 pub mod probe;
 pub mod session;
 pub mod settings;

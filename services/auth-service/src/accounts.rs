@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use session_core::measure::{count, count_by};
 use session_core::session::now_secs;
 use session_core::settings::PerUser;
 use session_core::store::{NewSession, Opened, SessionRecord};
@@ -379,7 +380,9 @@ impl Accounts {
             };
             let existing = match self.store.open(&new).await? {
                 Opened::Created { evicted } => {
+                    count("sessions_created_total", "", "");
                     if evicted > 0 {
+                        count_by("sessions_ended_total", "reason", "evicted", evicted);
                         tracing::info!(evicted, "oldest sessions ended to make room");
                     }
                     return Ok(fresh(token));
@@ -415,6 +418,7 @@ impl Accounts {
             .end(&session.user_id, &session.session_id, &session.token)
             .await?
         {
+            count("sessions_ended_total", "reason", "logout");
             tracing::info!("logout");
             Ok(())
         } else {
@@ -478,6 +482,7 @@ impl Accounts {
             }
         };
         if ended {
+            count("sessions_ended_total", "reason", "logout");
             tracing::info!("session ended by its owner");
             Ok(())
         } else {
@@ -488,16 +493,20 @@ impl Accounts {
     /// Ends every session of the caller but the presented one.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn log_out_others(&self, caller: &Session) -> Result<u64, AccountError> {
-        Ok(self
+        let ended = self
             .store
             .end_all(&caller.user_id, Some(&caller.session_id))
-            .await?)
+            .await?;
+        count_by("sessions_ended_total", "reason", "logout_others", ended);
+        Ok(ended)
     }
 
     /// Ends every session of the caller, the presented one too.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn log_out_all(&self, caller: &Session) -> Result<u64, AccountError> {
-        Ok(self.store.end_all(&caller.user_id, None).await?)
+        let ended = self.store.end_all(&caller.user_id, None).await?;
+        count_by("sessions_ended_total", "reason", "logout_all", ended);
+        Ok(ended)
     }
 
     /// Pushes the presented session's idle deadline forward; the new end.
@@ -542,6 +551,7 @@ impl Accounts {
             .store
             .end_all(&caller.user_id, Some(&caller.session_id))
             .await?;
+        count_by("sessions_ended_total", "reason", "password_changed", ended);
         tracing::info!(ended, "password changed; other sessions ended");
         Ok(())
     }
@@ -556,6 +566,7 @@ impl Accounts {
     pub async fn admin_end_sessions(&self, user_id: &str) -> Result<u64, AccountError> {
         let user_id = checked_user_id(user_id)?;
         let ended = self.store.end_all(&user_id, None).await?;
+        count_by("sessions_ended_total", "reason", "admin", ended);
         tracing::info!(ended, "sessions ended by an admin");
         Ok(ended)
     }
@@ -568,11 +579,13 @@ impl Accounts {
     pub async fn delete_user(&self, user_id: &str) -> Result<(), AccountError> {
         let user_id = checked_user_id(user_id)?;
         let id = bson_id(&user_id)?;
-        self.store.end_all(&user_id, None).await?;
+        let ended = self.store.end_all(&user_id, None).await?;
         if !self.users.delete(id).await? {
+            count_by("sessions_ended_total", "reason", "admin", ended);
             return Err(AccountError::NotFound);
         }
         let late = self.store.end_all(&user_id, None).await?;
+        count_by("sessions_ended_total", "reason", "admin", ended + late);
         tracing::info!(late, "user deleted by an admin; every session ended");
         Ok(())
     }

@@ -89,7 +89,8 @@ impl HashPool {
                     lower_priority();
                     while let Some(job) = next_job(&shared) {
                         job();
-                        shared.depth.fetch_sub(1, Ordering::AcqRel);
+                        let depth = shared.depth.fetch_sub(1, Ordering::AcqRel) - 1;
+                        session_core::measure::set("password_hash_queue_depth", depth as f64);
                     }
                 })
                 .map_err(|_| HashError::Failed)?;
@@ -120,6 +121,7 @@ impl HashPool {
         if taken.is_err() {
             return Err(HashError::Busy);
         }
+        session_core::measure::set("password_hash_queue_depth", self.depth() as f64);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(work());

@@ -76,8 +76,12 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Session, AuthError> {
     if result.is_ok() && source == Source::Cookie {
         result = check_csrf(req, req.method()).and(result);
     }
-    if let Err(err) = &result {
-        tracing::info!(code = %err.code(), "session refused");
+    match &result {
+        Ok(_) => crate::measure::count("session_validations_total", "outcome", "ok"),
+        Err(err) => {
+            crate::measure::count("session_validations_total", "outcome", err.code().as_str());
+            tracing::info!(code = %err.code(), "session refused");
+        }
     }
     result
 }

@@ -235,7 +235,15 @@ impl SessionStore {
                 StoreError::Unavailable
             })
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, call).await;
+        crate::measure::observe(
+            "redis_command_duration_seconds",
+            "command",
+            what,
+            started.elapsed().as_secs_f64(),
+        );
+        match outcome {
             Ok(result) => result,
             Err(_) => {
                 tracing::warn!(
@@ -347,7 +355,15 @@ impl SessionStore {
         what: &'static str,
         read: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, read).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, read).await;
+        crate::measure::observe(
+            "redis_command_duration_seconds",
+            "command",
+            what,
+            started.elapsed().as_secs_f64(),
+        );
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
                 tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");

@@ -8,7 +8,7 @@ use session_core::http::CookiePolicy;
 use session_core::session::rfc3339;
 use session_core::token::{Origin, new_session_id};
 
-use crate::accounts::Accounts;
+use crate::accounts::{AccountError, Accounts};
 use crate::error::ApiError;
 
 /// Body of sign-up and login.
@@ -133,7 +133,15 @@ pub async fn log_in(
         password,
         cookie,
     } = body.into_inner();
-    let outcome = accounts.log_in(&email, password, origin_of(&req)).await?;
+    let outcome = accounts.log_in(&email, password, origin_of(&req)).await;
+    let label = match &outcome {
+        Ok(_) => "success",
+        Err(AccountError::InvalidCredentials) => "invalid_credentials",
+        Err(AccountError::TooManyRequests(_)) => "throttled",
+        Err(_) => "unavailable",
+    };
+    session_core::measure::count("logins_total", "outcome", label);
+    let outcome = outcome?;
     let expires_in = Accounts::seconds_left(outcome.expires_at);
     let mut res = no_store(HttpResponse::Ok());
     // A browser gets the session as an HttpOnly cookie, never in a body its scripts

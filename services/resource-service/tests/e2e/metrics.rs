@@ -64,7 +64,37 @@ async fn both_services_serve_metrics_with_bounded_labels() {
         sample(&text, r#"validation_cache_events_total{event="hit"}"#).is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    assert!(
+        sample(&text, r#"session_validations_total{outcome="ok"}"#).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"redis_command_duration_seconds_bucket{command="get""#),
+        "{text}"
+    );
+    // A wrong password, a logout: the auth-service counts both.
+    let wrong = s
+        .client
+        .post(s.auth.url("/login"))
+        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
     let auth_text = scrape(&s, &s.auth).await;
+    for (series, at_least) in [
+        (r#"logins_total{outcome="success"}"#, 1.0),
+        (r#"logins_total{outcome="invalid_credentials"}"#, 1.0),
+        ("sessions_created_total", 1.0),
+        (r#"sessions_ended_total{reason="logout"}"#, 1.0),
+        ("password_hash_queue_depth", 0.0),
+    ] {
+        assert!(
+            sample(&auth_text, series).is_some_and(|n| n >= at_least),
+            "{series} in {auth_text}"
+        );
+    }
     assert!(
         auth_text.contains(r#"http_requests_total{service="auth-service",route="/login",method="POST",status="200"}"#),
         "{auth_text}"
