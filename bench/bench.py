@@ -160,8 +160,9 @@ def main():
     multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
     zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
     baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
-    for name, var in [("cached-zipf", "BENCH_ZIPF")] + (
-            [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF")]
+    for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60")] + (
+            [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF"),
+             ("baseline-zipf-60s", "BENCH_BASELINE_ZIPF60")]
             if baseline else []):
         ports[name] = int(env(f"{var}_PORT"))
         pids[name] = int(env(f"{var}_PID"))
@@ -179,8 +180,8 @@ def main():
     assert status == 200, f"a seeded multiple-mode session is refused: {status}"
 
     me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
-    tokens_of = lambda name: {"multiple-mode": multiple_tokens_file, "cached-zipf": zipf_tokens_file,
-                              "baseline-zipf": zipf_tokens_file}.get(name, tokens_file)
+    tokens_of = lambda name: (multiple_tokens_file if name == "multiple-mode"
+                              else zipf_tokens_file if "zipf" in name else tokens_file)
     for name in ports:  # warm-up: connections, pools, the cache
         wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
 
@@ -223,10 +224,12 @@ def main():
     revocation = revocation_delays(auth_port, ports["cached"], users, password, 200)
     print("7/7 the cache past its bound: 1,000,000 sessions, Zipf s=1, cache of 100,000 ...", flush=True)
     legs = [("/me cached (uniform)", "cached", "me.lua", tokens_file),
-            ("/me cached, Zipf", "cached-zipf", "zipf.lua", zipf_tokens_file)]
+            ("/me cached, Zipf", "cached-zipf", "zipf.lua", zipf_tokens_file),
+            ("/me cached, Zipf, age 60 s", "cached-zipf-60s", "zipf.lua", zipf_tokens_file)]
     if baseline:
         legs += [("baseline cached (uniform)", "baseline-cached", "me.lua", tokens_file),
-                 ("baseline cached, Zipf", "baseline-zipf", "zipf.lua", zipf_tokens_file)]
+                 ("baseline cached, Zipf", "baseline-zipf", "zipf.lua", zipf_tokens_file),
+                 ("baseline Zipf, age 60 s", "baseline-zipf-60s", "zipf.lua", zipf_tokens_file)]
     cache_legs = {name: cache_leg(ports[p], pids[p], script, tokens, redis_port)
                   for name, p, script, tokens in legs}
 

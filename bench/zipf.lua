@@ -5,6 +5,11 @@
 -- usage: wrk ... -s bench/zipf.lua URL -- TOKENS_FILE [S]  (S defaults to 1.0)
 local tokens = {}
 local cdf = {}
+-- Requests for the most drawn ranks are formatted once, as me.lua does for all of its
+-- tokens, so that the load generator spends its time sending (a million formatted
+-- requests would not fit in LuaJIT's memory; the top 100,000 take about 40 MB).
+local formatted = {}
+local PREFORMATTED = 100000
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -19,6 +24,9 @@ function init(args)
   for k = 1, #tokens do
     cdf[k] = cdf[k] / total
   end
+  for k = 1, math.min(PREFORMATTED, #tokens) do
+    formatted[k] = wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[k] })
+  end
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
 
@@ -29,5 +37,5 @@ function request()
     local mid = math.floor((lo + hi) / 2)
     if cdf[mid] < u then lo = mid + 1 else hi = mid end
   end
-  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[lo] })
+  return formatted[lo] or wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[lo] })
 end
