@@ -66,7 +66,10 @@ impl CookiePolicy {
     /// and CSRF values are base64url and dots: valid cookie octets as they are.
     pub fn set(&self, res: &mut HttpResponseBuilder, token: &str, csrf: &str, max_age: i64) {
         res.append_header((header::SET_COOKIE, cookie(&self.name, token, max_age, true)));
-        res.append_header((header::SET_COOKIE, cookie(&self.csrf_name, csrf, max_age, false)));
+        res.append_header((
+            header::SET_COOKIE,
+            cookie(&self.csrf_name, csrf, max_age, false),
+        ));
     }
 
     /// Clears both cookies.
