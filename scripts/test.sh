@@ -25,3 +25,9 @@ echo "test servers: redis $TEST_REDIS_URL, mongodb $TEST_MONGODB_URI"
 # The end-to-end tests start the services' binaries, so build them first.
 cargo build --workspace --bins
 cargo test --workspace "$@"
+
+# The pages in a real browser (headless Chromium over WebDriver), against the same
+# stores. A filtered run (arguments given) is for cargo's tests only.
+if [ $# -eq 0 ]; then
+    bash scripts/browser-tests.sh
+fi

@@ -62,6 +62,22 @@ impl CookiePolicy {
         Ok(found)
     }
 
+    /// For a cookie-authenticated request, sets both cookies again with `max_age` (the
+    /// session's idle deadline moved), keeping the token and the CSRF value as they
+    /// are; a request authenticated otherwise gets nothing.
+    pub fn renew(&self, req: &HttpRequest, res: &mut HttpResponseBuilder, max_age: i64) {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            return;
+        }
+        let (Ok(Some(token)), Ok(Some(csrf))) = (
+            Self::single(req, &self.name),
+            Self::single(req, &self.csrf_name),
+        ) else {
+            return;
+        };
+        self.set(res, &token, &csrf, max_age);
+    }
+
     /// Sets the session and a fresh CSRF cookie, both for `max_age` seconds. Tokens
     /// and CSRF values are base64url and dots: valid cookie octets as they are.
     pub fn set(&self, res: &mut HttpResponseBuilder, token: &str, csrf: &str, max_age: i64) {

@@ -82,6 +82,14 @@ pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
     }
 }
 
+/// A cookie-authenticated request whose session's idle deadline moved gets its cookies
+/// again with the new Max-Age, so the browser keeps them as long as the session lives.
+fn renewed(req: &HttpRequest, res: &mut actix_web::HttpResponseBuilder, expires_at: i64) {
+    if let Some(policy) = req.app_data::<CookiePolicy>() {
+        policy.renew(req, res, Accounts::seconds_left(expires_at));
+    }
+}
+
 /// Clears the session cookies when the app has them (logout ends this session).
 pub(crate) fn cleared(
     req: &HttpRequest,
@@ -187,11 +195,14 @@ pub async fn log_out(
 /// `GET /session`: who the presented session belongs to and when it ends.
 #[tracing::instrument(skip_all)]
 pub async fn session(
+    req: HttpRequest,
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
     let session = accounts.used(session).await?;
-    Ok(no_store(HttpResponse::Ok()).json(SessionInfo {
+    let mut res = no_store(HttpResponse::Ok());
+    renewed(&req, &mut res, session.expires_at);
+    Ok(res.json(SessionInfo {
         user_id: session.user_id,
         session_id: session.session_id,
         email: session.email,
@@ -204,11 +215,14 @@ pub async fn session(
 /// `POST /session/refresh`: pushes the idle deadline forward; the token stays the same.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
+    req: HttpRequest,
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
     let expires_at = accounts.refresh(&session).await?;
-    Ok(no_store(HttpResponse::Ok()).json(Refreshed {
+    let mut res = no_store(HttpResponse::Ok());
+    renewed(&req, &mut res, expires_at);
+    Ok(res.json(Refreshed {
         user_id: session.user_id,
         session_id: session.session_id,
         expires_at: rfc3339(expires_at),

@@ -244,3 +244,48 @@ async fn forged_doubled_or_disabled_cookies_are_refused() {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "missing_authorization").await;
 }
+
+#[tokio::test]
+async fn using_the_session_renews_the_cookies_with_the_new_idle_deadline() {
+    let app = spawn_app_with(|s| s.session.idle_timeout_seconds = 600).await;
+    let email = unique_email();
+    app.sign_up(&email, PASSWORD).await;
+    let (browser, body) = browser_login(&app, &email).await;
+    assert!(body["expiresIn"].as_i64().unwrap() <= 600);
+    for (method, path) in [
+        (reqwest::Method::POST, "/session/refresh"),
+        (reqwest::Method::GET, "/session"),
+    ] {
+        let res = with_cookie(&app, method, path, &browser, Some(&browser.csrf)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let renewed = set_cookies(&res);
+        for (name, value) in [
+            ("__Host-session", &browser.session),
+            ("__Host-session-csrf", &browser.csrf),
+        ] {
+            let (_, got, attributes) = renewed
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .unwrap_or_else(|| panic!("{path} did not renew {name}: {renewed:?}"));
+            assert_eq!(got, value, "the same values, a new lifetime");
+            let max_age: i64 = attributes
+                .split(';')
+                .find_map(|a| a.trim().strip_prefix("Max-Age="))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((590..=600).contains(&max_age), "{max_age}");
+        }
+    }
+    // A bearer request renews no cookie.
+    let (_, _, token) = app.user_with_session().await;
+    let res = app
+        .client
+        .post(app.url("/session/refresh"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(set_cookies(&res).is_empty());
+}
