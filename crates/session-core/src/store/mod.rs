@@ -235,25 +235,7 @@ impl SessionStore {
                 StoreError::Unavailable
             })
         };
-        let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(self.timeout, call).await;
-        crate::measure::observe(
-            "redis_command_duration_seconds",
-            "command",
-            what,
-            started.elapsed().as_secs_f64(),
-        );
-        match outcome {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!(
-                    command = what,
-                    timeout_ms = self.timeout.as_millis() as u64,
-                    "redis call timed out"
-                );
-                Err(StoreError::Unavailable)
-            }
-        }
+        self.timed(what, call).await
     }
 
     /// Runs one of the store's scripts on a pooled connection, bounded by the timeout.
@@ -355,29 +337,38 @@ impl SessionStore {
         what: &'static str,
         read: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        let read = async {
+            read.await.map_err(|err| {
+                tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");
+                StoreError::Unavailable
+            })
+        };
+        self.timed(what, read).await
+    }
+
+    /// Runs `call` within `redis.timeout_ms`, recording its duration as
+    /// `redis_command_duration_seconds{command = what}`; a timeout is `Unavailable`.
+    async fn timed<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(self.timeout, read).await;
+        let outcome = tokio::time::timeout(self.timeout, call).await;
         crate::measure::observe(
             "redis_command_duration_seconds",
             "command",
             what,
             started.elapsed().as_secs_f64(),
         );
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");
-                Err(StoreError::Unavailable)
-            }
-            Err(_) => {
-                tracing::warn!(
-                    command = what,
-                    timeout_ms = self.timeout.as_millis() as u64,
-                    "redis read timed out"
-                );
-                Err(StoreError::Unavailable)
-            }
-        }
+        outcome.unwrap_or_else(|_| {
+            tracing::warn!(
+                command = what,
+                timeout_ms = self.timeout.as_millis() as u64,
+                "redis call timed out"
+            );
+            Err(StoreError::Unavailable)
+        })
     }
 
     /// The token held for the user, if any.

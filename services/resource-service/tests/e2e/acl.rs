@@ -71,8 +71,11 @@ async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_resource_service_may_only_read_sessions_and_still_serves() {
+/// The documented ACL, each service on its own Redis user, sessions under `session:`,
+/// the resource-service's validation cache on (its subscription must be allowed too);
+/// `extra` settings for both services. The Redis, the stack and the resource-service's
+/// Redis URL.
+async fn acl_stack(extra: &[(&str, &str)]) -> (AclRedis, crate::helpers::Stack, String) {
     let redis = start_acl_redis().await;
     let auth_url = format!(
         "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
@@ -83,16 +86,24 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
         redis.port
     );
     let s = stack(Options {
-        redis_url: Some(auth_url.clone()),
+        redis_url: Some(auth_url),
         resource_env: vec![
             ("APP__REDIS__URL".into(), resource_url.clone()),
-            // The cache's subscription must be allowed too.
             ("APP__VALIDATION__CACHE".into(), "true".into()),
         ],
-        extra: vec![("APP__SESSION__KEY_PREFIX".into(), "session:".into())],
+        extra: std::iter::once(("APP__SESSION__KEY_PREFIX", "session:"))
+            .chain(extra.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         ..Options::default()
     })
     .await;
+    (redis, s, resource_url)
+}
+
+#[tokio::test]
+async fn the_resource_service_may_only_read_sessions_and_still_serves() {
+    let (redis, s, resource_url) = acl_stack(&[]).await;
 
     // The whole story works under the ACL: throttle counters, scripts, reads, deletes.
     let email = unique_email();
@@ -161,30 +172,12 @@ const ADMIN_TOKEN: &str = "e2e-admin-token-that-is-32-bytes-long-0123";
 
 #[tokio::test]
 async fn in_multiple_mode_too_the_resource_service_may_only_read() {
-    let redis = start_acl_redis().await;
-    let auth_url = format!(
-        "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
-        redis.port
-    );
-    let resource_url = format!(
-        "redis://resource-service:{RESOURCE_PASSWORD}@127.0.0.1:{}",
-        redis.port
-    );
-    let s = stack(Options {
-        redis_url: Some(auth_url.clone()),
-        resource_env: vec![
-            ("APP__REDIS__URL".into(), resource_url.clone()),
-            ("APP__VALIDATION__CACHE".into(), "true".into()),
-        ],
-        extra: vec![
-            ("APP__SESSION__KEY_PREFIX".into(), "session:".into()),
-            ("APP__SESSION__PER_USER".into(), "multiple".into()),
-            ("APP__SESSION__MAX_PER_USER".into(), "2".into()),
-            ("APP__SESSION__IDLE_TIMEOUT_SECONDS".into(), "600".into()),
-            ("APP__ADMIN__TOKEN".into(), ADMIN_TOKEN.into()),
-        ],
-        ..Options::default()
-    })
+    let (_redis, s, resource_url) = acl_stack(&[
+        ("APP__SESSION__PER_USER", "multiple"),
+        ("APP__SESSION__MAX_PER_USER", "2"),
+        ("APP__SESSION__IDLE_TIMEOUT_SECONDS", "600"),
+        ("APP__ADMIN__TOKEN", ADMIN_TOKEN),
+    ])
     .await;
 
     // Every endpoint of multiple mode works under the ACL.
