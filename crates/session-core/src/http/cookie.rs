@@ -1,4 +1,5 @@
-//! The session as a browser cookie: `<name>` (HttpOnly, the token) and `<name>-csrf`
+//! A request's credential: its one `Authorization` header, else the session as a
+//! browser cookie: `<name>` (HttpOnly, the token) and `<name>-csrf`
 //! (readable by the page's script). A request without `Authorization` is
 //! authenticated by the session cookie; a cookie-authenticated `POST`, `PUT`, `PATCH`
 //! or `DELETE` must carry `X-CSRF-Token` equal to the CSRF cookie (compared in constant
@@ -8,7 +9,7 @@
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponseBuilder};
 
-use crate::credential::{Credential, constant_time_eq};
+use crate::credential::{self, Credential, constant_time_eq};
 use crate::error::AuthError;
 use crate::settings::CookieSettings;
 
@@ -105,6 +106,16 @@ fn cookie(name: &str, value: &str, max_age: i64, http_only: bool) -> String {
     )
 }
 
+/// The request's one `Authorization` credential; two or more headers are `invalid_token`.
+pub fn credential_of(req: &HttpRequest, accept_user_id: bool) -> Result<Credential, AuthError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::InvalidToken);
+    }
+    credential::parse(first.map(|v| v.as_bytes()), accept_user_id)
+}
+
 /// Where a request's credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -131,7 +142,7 @@ pub fn session_credential(
         }
         return Ok((Credential::Bearer(token), Source::Cookie));
     }
-    super::extractor::credential_of(req, accept_user_id).map(|c| (c, Source::Header))
+    credential_of(req, accept_user_id).map(|c| (c, Source::Header))
 }
 
 /// The CSRF check of a cookie-authenticated request whose method is `method`.

@@ -4,12 +4,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::cookie::{Source, check_csrf, session_credential};
 use super::request_id::RequestId;
-use crate::credential::{self, Credential};
+use crate::credential::Credential;
 use crate::error::AuthError;
 use crate::session::Session;
 use crate::validate::LocalValidator;
@@ -50,16 +49,6 @@ impl SessionValidator {
             Self::Remote(v) => v.validate(credential, request_id).await,
         }
     }
-}
-
-/// The request's one `Authorization` credential; two or more headers are `invalid_token`.
-pub fn credential_of(req: &HttpRequest, accept_user_id: bool) -> Result<Credential, AuthError> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(AuthError::InvalidToken);
-    }
-    credential::parse(first.map(|v| v.as_bytes()), accept_user_id)
 }
 
 /// Reads and validates the request's credential (its `Authorization` header, else

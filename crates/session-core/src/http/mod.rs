@@ -19,9 +19,9 @@ pub mod request_id;
 pub mod server;
 
 pub use body::{MAX_BODY_BYTES, json_config, payload_config, read_body};
-pub use cookie::{CookiePolicy, session_credential};
+pub use cookie::{CookiePolicy, credential_of, session_credential};
 pub use errors::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECS, error_response, error_response_with};
-pub use extractor::{SessionValidator, authenticate, credential_of};
+pub use extractor::{SessionValidator, authenticate};
 pub use fallback::{method_not_allowed, not_found, resource};
 pub use health::{live, readiness};
 pub use request_id::{REQUEST_ID, RequestId, request_context};
