@@ -160,7 +160,9 @@ def main():
     multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
     zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
     baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
-    for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60")] + (
+    for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60"),
+                      ("redis-mode-no-metrics", "BENCH_REDIS_NOMETRICS"),
+                      ("cached-no-metrics", "BENCH_CACHED_NOMETRICS")] + (
             [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF"),
              ("baseline-zipf-60s", "BENCH_BASELINE_ZIPF60")]
             if baseline else []):
@@ -223,7 +225,10 @@ def main():
     results["/me cached"]["peak_rss_mb"] = peak_rss_mb(pids["cached"])
     revocation = revocation_delays(auth_port, ports["cached"], users, password, 200)
     print("7/7 the cache past its bound: 1,000,000 sessions, Zipf s=1, cache of 100,000 ...", flush=True)
-    legs = [("/me cached (uniform)", "cached", "me.lua", tokens_file),
+    legs = [("/me redis mode", "redis-mode", "me.lua", tokens_file),
+            ("/me redis, metrics off", "redis-mode-no-metrics", "me.lua", tokens_file),
+            ("/me cached (uniform)", "cached", "me.lua", tokens_file),
+            ("/me cached, metrics off", "cached-no-metrics", "me.lua", tokens_file),
             ("/me cached, Zipf", "cached-zipf", "zipf.lua", zipf_tokens_file),
             ("/me cached, Zipf, age 60 s", "cached-zipf-60s", "zipf.lua", zipf_tokens_file)]
     if baseline:
@@ -250,6 +255,8 @@ def main():
         ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
         ("/me cached, Zipf", "rps", cache_legs["/me cached, Zipf"]["rps"] / cache_legs["/me cached (uniform)"]["rps"],
          ">= 0.8 x uniform", lambda r: r >= 0.8),
+        ("/me redis mode", "metrics cost", 1 - cache_legs["/me redis mode"]["rps"] / cache_legs["/me redis, metrics off"]["rps"],
+         "<= 0.05", lambda v: v <= 0.05),
         ("/me cached, Zipf", "RSS", cache_legs["/me cached, Zipf"]["peak_rss_mb"], "<= 200 MB", lambda v: v <= 200),
         ("/me cached, Zipf", "errors", cache_legs["/me cached, Zipf"]["errors"], "== 0", lambda v: v == 0),
     ]

@@ -74,6 +74,10 @@ start_resource BENCH_REDIS_MODE redis-mode
 start_resource BENCH_REMOTE_MODE remote-mode \
     APP__VALIDATION__MODE=remote APP__AUTH_SERVICE__URL="http://127.0.0.1:$auth_port"
 start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
+# The same two without metrics, for what recording them costs.
+start_resource BENCH_REDIS_NOMETRICS redis-mode-no-metrics APP__METRICS__ENABLED=false
+start_resource BENCH_CACHED_NOMETRICS cached-no-metrics APP__VALIDATION__CACHE=true \
+    APP__METRICS__ENABLED=false
 # session.per_user = multiple keeps token digests under its own key prefix.
 MULTIPLE=(APP__SESSION__PER_USER=multiple APP__SESSION__KEY_PREFIX="bench-multiple:")
 start_resource BENCH_MULTIPLE multiple-mode "${MULTIPLE[@]}"
