@@ -79,6 +79,21 @@ def redis_benchmark(port):
     return run(int(pilot["rps"] * SECONDS))
 
 
+def peer_cookies(port, count, path):
+    """Logs `count` users in to the peer; writes one `name=value` cookie per line."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    with open(path, "w") as out:
+        for i in range(count):
+            body = json.dumps({"userId": f"{i:024x}"})
+            conn.request("POST", "/login", body, {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200, f"the peer's login answered {r.status}"
+            cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+            out.write(cookie + "\n")
+    conn.close()
+
+
 def redis_lookups(port):
     """Session lookups Redis has served so far (GET and HMGET calls)."""
     out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"],
@@ -160,6 +175,9 @@ def main():
     multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
     zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
     baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
+    for name, var in [("peer", "BENCH_PEER"), ("bare", "BENCH_BARE")]:
+        ports[name] = int(env(f"{var}_PORT"))
+        pids[name] = int(env(f"{var}_PID"))
     for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60"),
                       ("redis-mode-no-metrics", "BENCH_REDIS_NOMETRICS"),
                       ("cached-no-metrics", "BENCH_CACHED_NOMETRICS")] + (
@@ -182,10 +200,15 @@ def main():
     assert status == 200, f"a seeded multiple-mode session is refused: {status}"
 
     me = lambda name: f"http://127.0.0.1:{ports[name]}/me"
+    cookies_file = os.path.join(os.path.dirname(tokens_file), "peer-cookies.txt")
+    peer_cookies(ports["peer"], SESSIONS, cookies_file)
     tokens_of = lambda name: (multiple_tokens_file if name == "multiple-mode"
                               else zipf_tokens_file if "zipf" in name else tokens_file)
     for name in ports:  # warm-up: connections, pools, the cache
-        wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
+        if name == "peer":
+            wrk(me(name), "cookie.lua", cookies_file, seconds=2)
+        else:
+            wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
 
     results = {}
     print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
@@ -203,6 +226,10 @@ def main():
     results["/me multiple mode"] = max(runs["multiple"], key=lambda r: r["rps"])
     results["/me multiple mode"]["peak_rss_mb"] = peak_rss_mb(pids["multiple-mode"])
     results["/me multiple mode"]["runs_rps"] = [r["rps"] for r in runs["multiple"]]
+    print("2/6 the yardsticks: the actix-session peer, a bare handler ...", flush=True)
+    results["/me peer (actix-session)"] = wrk(me("peer"), "cookie.lua", cookies_file)
+    results["/me peer (actix-session)"]["peak_rss_mb"] = peak_rss_mb(pids["peer"])
+    results["/me bare handler"] = wrk(me("bare"), "me.lua", tokens_file)
     print("2/6 /verify, the gateway's check (auth-service, straight from Redis) ...", flush=True)
     results["/verify (auth-service)"] = wrk(f"http://127.0.0.1:{auth_port}/verify", "me.lua", tokens_file)
     print("3/6 /me, remote mode ...", flush=True)
@@ -253,6 +280,10 @@ def main():
          "<= 2 x unloaded p99", lambda r: r <= 2),
         ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
         ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
+        ("/me redis mode", "vs peer", results["/me redis mode"]["rps"] / results["/me peer (actix-session)"]["rps"],
+         ">= 1.2 x peer", lambda r: r >= 1.2),
+        ("/me cached", "vs bare", results["/me cached"]["rps"] / results["/me bare handler"]["rps"],
+         ">= 0.9 x bare handler", lambda r: r >= 0.9),
         ("/me cached, Zipf", "rps", cache_legs["/me cached, Zipf"]["rps"] / cache_legs["/me cached (uniform)"]["rps"],
          ">= 0.8 x uniform", lambda r: r >= 0.8),
         ("/me redis mode", "metrics cost", 1 - cache_legs["/me redis mode"]["rps"] / cache_legs["/me redis, metrics off"]["rps"],

@@ -31,6 +31,10 @@ ensure_secantus
 cargo build --release --bins
 cargo build --release -p auth-service --example bcrypt_limit
 cargo build --release -p session-core --example seed_sessions
+# The yardsticks (bench/peer, bench/bare): their own Cargo projects, their own target.
+PEERS_TARGET="$REPO_ROOT/target/bench-peers"
+CARGO_TARGET_DIR="$PEERS_TARGET" cargo build --release --manifest-path bench/peer/Cargo.toml
+CARGO_TARGET_DIR="$PEERS_TARGET" cargo build --release --manifest-path bench/bare/Cargo.toml
 BASELINE_BIN=""
 if [ -n "${BENCH_BASELINE_REV:-}" ]; then
     echo "building the resource-service of $BENCH_BASELINE_REV for the baseline legs ..."
@@ -105,6 +109,20 @@ if [ -n "$BASELINE_BIN" ]; then
     start_baseline BENCH_BASELINE_ZIPF60 baseline-zipf-60s "${ZIPF[@]}" \
         APP__VALIDATION__CACHE_MAX_AGE_MS=60000
 fi
+
+# start_yardstick VAR_PREFIX BINARY [VAR=VALUE...]: the peer or the bare handler.
+start_yardstick() {
+    local var=$1 binary=$2 port pid
+    shift 2
+    port=$(free_port)
+    env "$@" PORT="$port" "$PEERS_TARGET/release/$binary" >"$RUN_DIR/$binary.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$port" 20
+    export "${var}_PORT=$port" "${var}_PID=$pid"
+}
+start_yardstick BENCH_PEER bench-peer REDIS_URL="$REDIS_URL"
+start_yardstick BENCH_BARE bench-bare
 
 echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
 export BENCH_TOKENS_FILE="$RUN_DIR/tokens.txt" BENCH_USERS_FILE="$RUN_DIR/users.txt"
