@@ -86,11 +86,10 @@ pub async fn record(
     let method = method_label(req.method());
     let res = next.call(req).await?;
     let status = res.status().as_u16();
-    let label = res
+    let route = res
         .request()
         .app_data::<super::fallback::RouteLabel>()
-        .cloned();
-    let route = label.as_ref().map_or("unmatched", |l| &*l.0);
+        .map_or("unmatched", |l| &*l.0);
     let elapsed = started.elapsed().as_secs_f64();
     HANDLES.with(|handles| {
         let mut handles = handles.borrow_mut();
