@@ -54,7 +54,7 @@ def wrk(url, script=None, arg=None, connections=CONNECTIONS, seconds=SECONDS):
         argv += ["-s", os.path.join(HERE, script)]
     argv.append(url)
     if arg:
-        argv += ["--", arg]
+        argv += ["--"] + ([arg] if isinstance(arg, str) else list(arg))
     text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     lat = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
            for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
@@ -206,7 +206,7 @@ def main():
                               else zipf_tokens_file if "zipf" in name else tokens_file)
     for name in ports:  # warm-up: connections, pools, the cache
         if name == "peer":
-            wrk(me(name), "cookie.lua", cookies_file, seconds=2)
+            wrk(me(name), "me.lua", (cookies_file, "cookie"), seconds=2)
         else:
             wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
 
@@ -227,7 +227,7 @@ def main():
     results["/me multiple mode"]["peak_rss_mb"] = peak_rss_mb(pids["multiple-mode"])
     results["/me multiple mode"]["runs_rps"] = [r["rps"] for r in runs["multiple"]]
     print("2/6 the yardsticks: the actix-session peer, a bare handler ...", flush=True)
-    results["/me peer (actix-session)"] = wrk(me("peer"), "cookie.lua", cookies_file)
+    results["/me peer (actix-session)"] = wrk(me("peer"), "me.lua", (cookies_file, "cookie"))
     results["/me peer (actix-session)"]["peak_rss_mb"] = peak_rss_mb(pids["peer"])
     results["/me bare handler"] = wrk(me("bare"), "me.lua", tokens_file)
     print("2/6 /verify, the gateway's check (auth-service, straight from Redis) ...", flush=True)

@@ -64,15 +64,25 @@ start_service auth-service "$auth_port" "$RUN_DIR/auth.log" \
 PIDS+=("$SERVICE_PID")
 export BENCH_REDIS_PORT=$REDIS_PORT BENCH_AUTH_PORT=$auth_port BENCH_AUTH_PID=$SERVICE_PID
 
-# start_resource VAR_PREFIX NAME [VAR=VALUE...]: one resource-service instance; exports
-# <VAR_PREFIX>_PORT and <VAR_PREFIX>_PID for bench.py.
-start_resource() {
-    local var=$1 name=$2 port
-    shift 2
+# start_leg VAR_PREFIX BINARY NAME PORT_VAR [VAR=VALUE...]: BINARY in the background
+# with PORT_VAR set to a free port and the extra environment, its log RUN_DIR/NAME.log;
+# exports <VAR_PREFIX>_PORT and <VAR_PREFIX>_PID for bench.py.
+start_leg() {
+    local var=$1 binary=$2 name=$3 port_var=$4 port pid
+    shift 4
     port=$(free_port)
-    start_service resource-service "$port" "$RUN_DIR/$name.log" "$@"
-    PIDS+=("$SERVICE_PID")
-    export "${var}_PORT=$port" "${var}_PID=$SERVICE_PID"
+    env "$@" "$port_var=$port" "$binary" >"$RUN_DIR/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$port" 20
+    export "${var}_PORT=$port" "${var}_PID=$pid"
+}
+
+# start_resource VAR_PREFIX NAME [VAR=VALUE...]: one resource-service instance.
+start_resource() {
+    local var=$1 name=$2
+    shift 2
+    start_leg "$var" "$REPO_ROOT/target/release/resource-service" "$name" APP__SERVER__PORT "$@"
 }
 start_resource BENCH_REDIS_MODE redis-mode
 start_resource BENCH_REMOTE_MODE remote-mode \
@@ -93,36 +103,17 @@ start_resource BENCH_ZIPF cached-zipf "${ZIPF[@]}"
 # default 5 s age bound (a session used less often than that is a miss whatever the policy).
 start_resource BENCH_ZIPF60 cached-zipf-60s "${ZIPF[@]}" APP__VALIDATION__CACHE_MAX_AGE_MS=60000
 if [ -n "$BASELINE_BIN" ]; then
-    # start_baseline VAR_PREFIX NAME [VAR=VALUE...]: like start_resource, the old binary.
-    start_baseline() {
-        local var=$1 name=$2 port pid
-        shift 2
-        port=$(free_port)
-        env "$@" APP__SERVER__PORT="$port" "$BASELINE_BIN" >"$RUN_DIR/$name.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        wait_port "$port" 20
-        export "${var}_PORT=$port" "${var}_PID=$pid"
-    }
-    start_baseline BENCH_BASELINE_CACHED baseline-cached APP__VALIDATION__CACHE=true
-    start_baseline BENCH_BASELINE_ZIPF baseline-zipf "${ZIPF[@]}"
-    start_baseline BENCH_BASELINE_ZIPF60 baseline-zipf-60s "${ZIPF[@]}" \
-        APP__VALIDATION__CACHE_MAX_AGE_MS=60000
+    # The same legs against the old binary.
+    start_leg BENCH_BASELINE_CACHED "$BASELINE_BIN" baseline-cached APP__SERVER__PORT \
+        APP__VALIDATION__CACHE=true
+    start_leg BENCH_BASELINE_ZIPF "$BASELINE_BIN" baseline-zipf APP__SERVER__PORT "${ZIPF[@]}"
+    start_leg BENCH_BASELINE_ZIPF60 "$BASELINE_BIN" baseline-zipf-60s APP__SERVER__PORT \
+        "${ZIPF[@]}" APP__VALIDATION__CACHE_MAX_AGE_MS=60000
 fi
 
-# start_yardstick VAR_PREFIX BINARY [VAR=VALUE...]: the peer or the bare handler.
-start_yardstick() {
-    local var=$1 binary=$2 port pid
-    shift 2
-    port=$(free_port)
-    env "$@" PORT="$port" "$PEERS_TARGET/release/$binary" >"$RUN_DIR/$binary.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    wait_port "$port" 20
-    export "${var}_PORT=$port" "${var}_PID=$pid"
-}
-start_yardstick BENCH_PEER bench-peer REDIS_URL="$REDIS_URL"
-start_yardstick BENCH_BARE bench-bare
+# The yardsticks: the peer and the bare handler.
+start_leg BENCH_PEER "$PEERS_TARGET/release/bench-peer" bench-peer PORT REDIS_URL="$REDIS_URL"
+start_leg BENCH_BARE "$PEERS_TARGET/release/bench-bare" bench-bare PORT
 
 echo "seeding $BENCH_SESSIONS live sessions and $LOGIN_USERS users (bcrypt cost $BENCH_BCRYPT_COST) ..."
 export BENCH_TOKENS_FILE="$RUN_DIR/tokens.txt" BENCH_USERS_FILE="$RUN_DIR/users.txt"
