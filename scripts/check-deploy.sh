@@ -12,7 +12,13 @@
 #   `nginx -t`, and its placeholders are the environment of compose's gateway service
 #   (deploy/traefik and deploy/envoy are not checked here: see their READMEs);
 # - deploy/redis/start.sh, run against a real redis-server, refuses empty, short and
-#   placeholder passwords and never lets a password add ACL rules.
+#   placeholder passwords and never lets a password add ACL rules; the service users
+#   may run what the Cluster and Sentinel clients need (ROLE, CLUSTER SLOTS, WAIT);
+# - the topologies of deploy/compose (docker-compose -f docker-compose.yml -f <file>):
+#   compose accepts each, their mounts exist, the services' settings agree with the
+#   nodes, and, on real redis-servers, a 6-node Cluster made by
+#   deploy/redis/cluster-init.sh and a master, replica and 3 sentinels that fail over,
+#   all with the ACL users of deploy/redis and no ACL denial;
 set -euo pipefail
 source "$(dirname "$0")/services.sh"
 cd "$REPO_ROOT"
@@ -38,6 +44,11 @@ ensure_kubernetes_validate() {
         "$TOOLS_VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
 }
 
+# random_password: 32 hex characters, like `openssl rand -hex 16`.
+random_password() {
+    python3 -c 'import secrets; print(secrets.token_hex(16))'
+}
+
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/session-store-check-XXXXXX")
 PIDS=()
 trap 'stop_pids "${PIDS[@]}"; rm -rf "$RUN_DIR"' EXIT
@@ -47,11 +58,26 @@ ensure_apt_package docker-compose docker-compose
 docker-compose --env-file .env.example -f docker-compose.yml config -q
 docker-compose --env-file .env.example -f docker-compose.yml --profile gateway config -q
 echo "docker-compose.yml: accepted (also with --profile gateway)"
+# The topology checks below read compose's merged view of each, made with a value of
+# its own for every variable of .env.example, so that mixed-up passwords show.
+sed -E 's/^([A-Z0-9_]+)=.*/\1=value-of-\1/' .env.example >"$RUN_DIR/distinct.env"
+TOPOLOGIES=(deploy/compose/*.yml)
+for override in "${TOPOLOGIES[@]}"; do
+    docker-compose --env-file .env.example -f docker-compose.yml -f "$override" config -q
+    docker-compose --env-file "$RUN_DIR/distinct.env" -f docker-compose.yml -f "$override" \
+        config >"$RUN_DIR/compose-$(basename "$override")"
+done
+# A Redis topology and the MongoDB replica set together, as the files say they combine.
+for override in deploy/compose/cluster.yml deploy/compose/sentinel.yml; do
+    docker-compose --env-file .env.example -f docker-compose.yml -f "$override" \
+        -f deploy/compose/mongo-replica-set.yml config -q
+done
+echo "deploy/compose: each of ${TOPOLOGIES[*]} accepted over docker-compose.yml (and a Redis topology with the MongoDB replica set)"
 
 metadata="$RUN_DIR/metadata.json"
 cargo metadata --format-version 1 --no-deps >"$metadata"
 python3 - "$metadata" <<'PY'
-import json, os, re, sys
+import glob, json, os, re, sys
 
 try:
     import yaml
@@ -132,6 +158,16 @@ def check_program(label, what, program, installed, copied):
         problems.append(f"{label}: {what} {program}, built from {binary}, which no workspace package builds")
 
 
+for path in sorted(glob.glob("deploy/compose/*.yml")):
+    # Relative paths in an override are relative to docker-compose.yml's directory.
+    for name, svc in sorted(((yaml.safe_load(open(path)) or {}).get("services") or {}).items()):
+        for volume in svc.get("volumes") or []:
+            src = volume.split(":")[0] if isinstance(volume, str) else (volume.get("source") or "")
+            if src.startswith(".") and not os.path.exists(src):
+                problems.append(f"{path} service {name} mounts {src}, which does not exist")
+        if svc.get("build"):
+            problems.append(f"{path} service {name} builds an image; only docker-compose.yml builds them")
+
 compose = yaml.safe_load(open("docker-compose.yml"))
 built = set()        # Dockerfiles compose builds
 deployed = set()     # SERVICE values compose builds
@@ -186,6 +222,250 @@ if problems:
     sys.exit(1)
 print("deployment files: consistent")
 PY
+
+# --- deploy/compose: the topologies agree with deploy/redis, deploy/mongo and the services
+python3 - "$RUN_DIR" "${TOPOLOGIES[@]}" <<'PY'
+"""Reads compose's merged view of each topology (docker-compose.yml plus the override)."""
+import os, re, sys
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+run_dir, overrides = sys.argv[1], sys.argv[2:]
+problems = []
+ROOT = os.getcwd()
+
+
+def mounted(svc, target):
+    """The repository file mounted at target in the container, or None."""
+    for v in svc.get("volumes") or []:
+        src, dst = (v.split(":")[:2] if isinstance(v, str) else (v.get("source"), v.get("target")))
+        if dst == target:
+            return os.path.relpath(src, ROOT) if src and os.path.isabs(src) else src
+    return None
+
+
+def users_in(path):
+    """The users of an ACL rules file (deploy/redis/*acl-rules*.txt)."""
+    users = []
+    for line in open(path):
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            users.append(words[0])
+    return users
+
+
+def password_var(user):
+    return "REDIS_" + user.upper().replace("-", "_") + "_PASSWORD"
+
+
+def command_arg(svc, flag):
+    """The value after flag in the service's command, or None."""
+    cmd = svc.get("command") or []
+    return cmd[cmd.index(flag) + 1] if flag in cmd and cmd.index(flag) + 1 < len(cmd) else None
+
+
+def runs(svc, script):
+    return any(script in str(w) for w in (svc.get("entrypoint") or []) + (svc.get("command") or []))
+
+
+def depends(where, svc, names, condition):
+    deps = svc.get("depends_on") or {}
+    for n in names:
+        got = (deps.get(n) or {}).get("condition") if isinstance(deps, dict) else None
+        if got != condition:
+            problems.append(f"{where} does not wait for {n} ({condition})")
+
+
+def check(path):
+    services = yaml.safe_load(open(os.path.join(run_dir, "compose-" + os.path.basename(path))))["services"]
+    env = {n: {k: str(v) for k, v in (s.get("environment") or {}).items()} for n, s in services.items()}
+    redis_nodes, sentinels = [], []
+    for name, svc in sorted(services.items()):
+        where = f"{path} service {name}"
+        if not runs(svc, "/etc/redis/start.sh"):
+            continue
+        if svc.get("ports"):
+            problems.append(f"{where} publishes a port to the host")
+        start = mounted(svc, "/etc/redis/start.sh")
+        if start != "deploy/redis/start.sh":
+            problems.append(f"{where} runs /etc/redis/start.sh but mounts {start} there")
+        users = []
+        for target in env[name].get("ACL_RULES", "/etc/redis/acl-rules.txt").split(":"):
+            source = mounted(svc, target)
+            if source is None or not os.path.isfile(source):
+                problems.append(f"{where}: ACL_RULES names {target}, which is not a mounted file")
+                continue
+            users += users_in(source)
+        for user in users:
+            if not env[name].get(password_var(user)):
+                problems.append(f"{where}: user {user} has no {password_var(user)} (start.sh refuses to start)")
+        master_user = env[name].get("REDIS_MASTERUSER")
+        if master_user is not None and master_user not in users:
+            problems.append(f"{where}: REDIS_MASTERUSER={master_user} is none of its users {users}")
+        if "SENTINEL_CONFIG" in env[name]:
+            sentinels.append(name)
+            if env[name].get("SENTINEL_ANNOUNCE_HOSTNAME") != name:
+                problems.append(f"{where}: SENTINEL_ANNOUNCE_HOSTNAME is not its service name")
+        else:
+            redis_nodes.append(name)
+            for flag in ("--cluster-announce-hostname", "--replica-announce-ip"):
+                value = command_arg(svc, flag)
+                if value is not None and value != name:
+                    problems.append(f"{where}: {flag} {value} is not its service name")
+    apps = {n: env[n] for n in ("auth-service", "resource-service")}
+    mode = {n: e.get("APP__REDIS__MODE", "standalone") for n, e in apps.items()}
+    password_of = lambda app: env["redis"].get(password_var(app))
+
+    cluster = [n for n in redis_nodes if command_arg(services[n], "--include") == "/etc/redis/cluster.conf"]
+    if cluster:
+        if len(cluster) < 6:
+            problems.append(f"{path}: {len(cluster)} cluster nodes; 3 masters with a replica each need 6")
+        for n in cluster:
+            if mounted(services[n], "/etc/redis/cluster.conf") != "deploy/redis/cluster.conf":
+                problems.append(f"{path} service {n} includes /etc/redis/cluster.conf without mounting deploy/redis/cluster.conf")
+            if command_arg(services[n], "--cluster-announce-hostname") != n:
+                problems.append(f"{path} service {n} announces no hostname (--cluster-announce-hostname {n})")
+            if env[n].get("REDIS_MASTERUSER") != "replication":
+                problems.append(f"{path} service {n}: REDIS_MASTERUSER is not replication (a replica must log in to its master)")
+        inits = [n for n, s in services.items() if runs(s, "/etc/redis/cluster-init.sh")]
+        if len(inits) != 1:
+            problems.append(f"{path}: {len(inits)} services run cluster-init.sh, expected 1")
+        for n in inits:
+            listed = set(env[n].get("REDIS_CLUSTER_NODES", "").replace(",", " ").split())
+            if listed != {f"{c}:6379" for c in cluster}:
+                problems.append(f"{path} service {n}: REDIS_CLUSTER_NODES {sorted(listed)} are not the cluster nodes {cluster}")
+            if env[n].get("REDIS_ADMIN_PASSWORD") != env[cluster[0]].get("REDIS_ADMIN_PASSWORD"):
+                problems.append(f"{path} service {n}: REDIS_ADMIN_PASSWORD is not the nodes' admin password")
+            depends(f"{path} service {n}", services[n], cluster, "service_healthy")
+        for app, e in apps.items():
+            where = f"{path} service {app}"
+            if mode[app] != "cluster":
+                problems.append(f"{where}: APP__REDIS__MODE is {mode[app]}, not cluster")
+            seeds = [urlsplit(u.strip()) for u in e.get("APP__REDIS__NODES", "").split(",") if u.strip()]
+            if {(u.hostname, u.port) for u in seeds} != {(c, 6379) for c in cluster}:
+                problems.append(f"{where}: APP__REDIS__NODES does not name every cluster node on 6379")
+            if any(u.scheme not in ("redis", "rediss") or u.username != app or u.password != password_of(app) for u in seeds):
+                problems.append(f"{where}: every APP__REDIS__NODES URL must log in as {app} with {password_var(app)}")
+            depends(where, services[app], inits, "service_completed_successfully")
+
+    if sentinels:
+        conf_path = mounted(services[sentinels[0]], env[sentinels[0]].get("SENTINEL_CONFIG"))
+        conf = open(conf_path).read() if conf_path and os.path.isfile(conf_path) else ""
+        m = re.search(r"^sentinel monitor (\S+) (\S+) (\d+) (\d+)$", conf, re.M)
+        port = re.search(r"^port (\d+)$", conf, re.M)
+        if not m or not port:
+            problems.append(f"{path}: the sentinels' config {conf_path} has no 'port' or 'sentinel monitor' line")
+            return
+        master, host, quorum = m.group(1), m.group(2), int(m.group(4))
+        if len(sentinels) < 3 or not len(sentinels) // 2 < quorum <= len(sentinels):
+            problems.append(f"{path}: {len(sentinels)} sentinels with quorum {quorum}; want at least 3 and a majority")
+        if host not in redis_nodes:
+            problems.append(f"{path}: the sentinels watch {host}, which is no Redis service of this file")
+        replicas = [n for n in redis_nodes if command_arg(services[n], "--replicaof") == host]
+        if not replicas:
+            problems.append(f"{path}: no Redis service is a replica of {host} (--replicaof {host} 6379)")
+        data = [host] + replicas
+        for n in sentinels + data:
+            if env[n].get("REDIS_MASTERUSER") != "replication" or \
+                    env[n].get("REDIS_REPLICATION_PASSWORD") != env[host].get("REDIS_REPLICATION_PASSWORD"):
+                problems.append(f"{path} service {n}: must log in as replication with the data nodes' REDIS_REPLICATION_PASSWORD")
+            if n in data and command_arg(services[n], "--replica-announce-ip") != n:
+                problems.append(f"{path} service {n}: announces no name to the sentinels (--replica-announce-ip {n})")
+        sentinel_users = users_in(mounted(services[sentinels[0]], env[sentinels[0]]["ACL_RULES"].split(":")[0]))
+        for app, e in apps.items():
+            where = f"{path} service {app}"
+            if mode[app] != "sentinel":
+                problems.append(f"{where}: APP__REDIS__MODE is {mode[app]}, not sentinel")
+            addrs = [urlsplit(u.strip()) for u in e.get("APP__REDIS__SENTINELS", "").split(",") if u.strip()]
+            if {(u.hostname, u.port) for u in addrs} != {(s, int(port.group(1))) for s in sentinels}:
+                problems.append(f"{where}: APP__REDIS__SENTINELS does not name every sentinel on port {port.group(1)}")
+            if e.get("APP__REDIS__MASTER_NAME") != master:
+                problems.append(f"{where}: APP__REDIS__MASTER_NAME is not {master}, the name the sentinels watch")
+            user = e.get("APP__REDIS__SENTINEL_USERNAME")
+            if user not in sentinel_users or e.get("APP__REDIS__SENTINEL_PASSWORD") != env[sentinels[0]].get(password_var(user)):
+                problems.append(f"{where}: APP__REDIS__SENTINEL_USERNAME/PASSWORD are not a sentinel user and its password")
+            url = urlsplit(e.get("APP__REDIS__URL", ""))
+            if url.username != app or url.password != password_of(app):
+                problems.append(f"{where}: APP__REDIS__URL (the master's credentials) must log in as {app}")
+            depends(where, services[app], sentinels, "service_healthy")
+
+    members = [n for n, s in services.items() if runs(s, "/etc/mongo/replica-set-member.sh")]
+    if members:
+        names = {env[n].get("MONGO_REPLICA_SET") for n in members}
+        keys = {env[n].get("MONGO_REPLICA_SET_KEY") for n in members}
+        if len(members) < 3 or len(names) != 1 or len(keys) != 1 or None in keys:
+            problems.append(f"{path}: members {members} must be 3 or more with one MONGO_REPLICA_SET and one MONGO_REPLICA_SET_KEY")
+        name = names.pop()
+        for n in members:
+            if mounted(services[n], "/etc/mongo/replica-set-member.sh") != "deploy/mongo/replica-set-member.sh":
+                problems.append(f"{path} service {n} does not mount deploy/mongo/replica-set-member.sh")
+            if services[n].get("ports"):
+                problems.append(f"{path} service {n} publishes a port to the host")
+            has_root = "MONGO_INITDB_ROOT_USERNAME" in env[n]
+            if has_root != (n == "mongo"):
+                problems.append(f"{path} service {n}: only the first member (mongo) may create the users; the others copy them")
+        user_js = mounted(services["mongo"], "/docker-entrypoint-initdb.d/create-auth-service-user.js")
+        if user_js != "deploy/mongo/create-auth-service-user.js":
+            problems.append(f"{path}: mongo does not run deploy/mongo/create-auth-service-user.js on its first start")
+        inits = [n for n, s in services.items() if runs(s, "/etc/mongo/init-replica-set.js")]
+        if len(inits) != 1:
+            problems.append(f"{path}: {len(inits)} services run init-replica-set.js, expected 1")
+        for n in inits:
+            listed = [m.strip() for m in env[n].get("MONGO_REPLICA_SET_MEMBERS", "").split(",")]
+            if set(listed) != {f"{m}:27017" for m in members} or listed[0] != "mongo:27017":
+                problems.append(f"{path} service {n}: MONGO_REPLICA_SET_MEMBERS {listed} are not the members, mongo first")
+            if env[n].get("MONGO_REPLICA_SET") != name:
+                problems.append(f"{path} service {n}: MONGO_REPLICA_SET is not {name}")
+            if env[n].get("MONGO_ROOT_PASSWORD") != env["mongo"].get("MONGO_INITDB_ROOT_PASSWORD"):
+                problems.append(f"{path} service {n}: logs in with another password than mongo's root user")
+            depends(f"{path} service {n}", services[n], members, "service_healthy")
+        uri = env["auth-service"].get("APP__MONGODB__URI", "")
+        parts = urlsplit(uri)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        hosts = set(parts.netloc.rsplit("@", 1)[-1].split(","))
+        want = {"replicaSet": name, "w": "majority", "retryWrites": "true", "readConcernLevel": "majority",
+                "authSource": env["mongo"].get("MONGO_INITDB_DATABASE")}
+        if hosts != {f"{m}:27017" for m in members} or any(query.get(k) != v for k, v in want.items()) \
+                or parts.username != "auth-service":
+            problems.append(f"{path}: the auth-service's APP__MONGODB__URI must be auth-service@every member with {want}")
+        depends(f"{path} service auth-service", services["auth-service"], inits, "service_completed_successfully")
+        example = [l for l in open(".env.example") if "APP__MONGODB__URI=" in l and "replicaSet=" in l]
+        if not example or not all(f"{k}=" in example[0] for k in ("replicaSet", "w", "retryWrites", "readConcernLevel")):
+            problems.append(".env.example shows no replica-set APP__MONGODB__URI with replicaSet, w, retryWrites and readConcernLevel")
+    if not (cluster or sentinels or members):
+        problems.append(f"{path}: neither a Redis Cluster, Redis with Sentinel nor a MongoDB replica set")
+
+
+for path in overrides:
+    check(path)
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)
+print(f"deploy/compose: {', '.join(overrides)} agree with deploy/redis, deploy/mongo and the services' settings")
+PY
+
+# --- deploy/mongo: the entrypoint that guards the replica set's key ---------------------
+# It refuses a missing, short or placeholder key before it starts anything (the real
+# start needs the image: not run here).
+entrypoint_refuses() {
+    local script=$1 variable=$2 value=$3 out status=0
+    out=$(env -i PATH="$PATH" "$variable=$value" timeout 10 sh "$script" 2>&1) || status=$?
+    if [ "$status" -ne 1 ] || [[ "$out" != *error:* ]]; then
+        echo "error: $script did not refuse $variable='$value' (exit $status): $out" >&2
+        exit 1
+    fi
+}
+for value in "" short replace-me-with-openssl-rand-hex-32 "$(random_password)G"; do
+    entrypoint_refuses deploy/mongo/replica-set-member.sh MONGO_REPLICA_SET_KEY "$value"
+done
+if command -v node >/dev/null 2>&1; then
+    node --check deploy/mongo/init-replica-set.js
+    js_checked=", init-replica-set.js parses (node --check)"
+else
+    js_checked=" (node is not installed: init-replica-set.js not parsed)"
+fi
+echo "deploy/mongo/replica-set-member.sh refuses a missing, short or placeholder key$js_checked"
 
 # --- deploy/nginx: the gateway template, as the nginx image renders it -----------------
 ensure_apt_package nginx nginx
@@ -317,7 +597,7 @@ fi
 
 "$TOOLS_VENV/bin/python" - <<'PY'
 """The manifests agree with each other, with docker-compose.yml and with the services."""
-import os, re, sys
+import glob, os, re, sys
 from urllib.parse import urlsplit
 
 import yaml
@@ -353,6 +633,22 @@ for name, svc in (compose.get("services") or {}).items():
     if isinstance(args, dict) and args.get("SERVICE"):
         ports[args["SERVICE"]] = int(args["PORT"])
         images[args["SERVICE"]] = svc.get("image")
+
+# The topologies may also set keys that docs/api.md's "Planned" table lists (the
+# contract's, not read by the services yet): those are named below, not refused.
+api = open("docs/api.md").read()
+section = re.search(r"^### Planned\n(.*?)(?=^#|\Z)", api, re.M | re.S)
+planned = {k for line in (section.group(1).splitlines() if section else []) if line.startswith("| `")
+           for k in re.findall(r"`([a-z0-9_.]+)`", line.split("|")[1])}
+pending = set()
+for path in sorted(glob.glob("deploy/compose/*.yml")):
+    for name, svc in sorted(((yaml.safe_load(open(path)) or {}).get("services") or {}).items()):
+        for var in svc.get("environment") or {}:
+            key = ".".join(var[len("APP__"):].lower().split("__"))
+            if var.startswith("APP__") and key in planned and key not in known:
+                pending.add(key)
+            else:
+                check_key(f"{path} service {name}", var)
 
 # The stores keep to the services' network, and MongoDB asks who is calling.
 stores = compose.get("services") or {}
@@ -507,6 +803,10 @@ if problems:
     print("\n".join(problems), file=sys.stderr)
     sys.exit(1)
 print(f"{K8S} and docker-compose.yml: consistent with each other and the services' configuration keys; MongoDB and Redis unpublished, MongoDB with authentication")
+if pending:
+    print(f"deploy/compose: sets keys docs/api.md plans that the services do not read yet: {', '.join(sorted(pending))}")
+else:
+    print("deploy/compose: every configuration key it sets is one the services read")
 PY
 
 # --- deploy/redis/start.sh against a real redis-server ---------------------------------
@@ -514,31 +814,40 @@ ensure_apt_package redis-server redis-server
 ensure_apt_package redis-cli redis-tools
 RULES="$REPO_ROOT/deploy/redis/acl-rules.txt"
 
-# random_password: 32 hex characters, like `openssl rand -hex 16`.
-random_password() {
-    python3 -c 'import secrets; print(secrets.token_hex(16))'
-}
-
-# acl_redis NAME AUTH_PASSWORD RESOURCE_PASSWORD: runs start.sh (which execs
-# redis-server) in the background on a free port; sets ACL_PORT and ACL_DIR.
-acl_redis() {
-    ACL_DIR="$RUN_DIR/redis-$1"
-    ACL_PORT=$(free_port)
-    mkdir -p "$ACL_DIR"
-    ACL_RULES="$RULES" ACL_FILE="$ACL_DIR/users.acl" \
-        REDIS_AUTH_SERVICE_PASSWORD="$2" REDIS_RESOURCE_SERVICE_PASSWORD="$3" \
-        sh deploy/redis/start.sh --port "$ACL_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-        --dir "$ACL_DIR" --logfile "$ACL_DIR/redis.log" >"$ACL_DIR/start.log" 2>&1 &
-    local pid=$! i
+# run_start_sh NAME PORT VAR=VALUE... -- ARGS...: runs start.sh (which execs
+# redis-server) in the background in RUN_DIR/NAME with these variables, listening on
+# PORT, with later redis-server ARGS; its ACL and config files go there too.
+run_start_sh() {
+    local name=$1 port=$2 dir="$RUN_DIR/$1" vars=() pid i
+    shift 2
+    while [ "$1" != -- ]; do
+        vars+=("$1")
+        shift
+    done
+    shift
+    mkdir -p "$dir"
+    env ACL_RULES="$RULES" "${vars[@]}" ACL_FILE="$dir/users.acl" \
+        sh deploy/redis/start.sh --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        --logfile "$dir/redis.log" "$@" >"$dir/start.log" 2>&1 &
+    pid=$!
     PIDS+=("$pid")
     for ((i = 0; i < 200; i++)); do
-        port_open "$ACL_PORT" && return 0
+        port_open "$port" && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    echo "error: deploy/redis/start.sh with the $1 passwords started no redis-server:" >&2
-    tail -n 3 "$ACL_DIR/start.log" "$ACL_DIR/redis.log" >&2 2>/dev/null || true
+    echo "error: deploy/redis/start.sh ($name) started no server on port $port:" >&2
+    tail -n 3 "$dir/start.log" "$dir/redis.log" >&2 2>/dev/null || true
     return 1
+}
+
+# acl_redis NAME AUTH_PASSWORD RESOURCE_PASSWORD: a standalone server of acl-rules.txt
+# on a free port; sets ACL_PORT and ACL_DIR.
+acl_redis() {
+    ACL_DIR="$RUN_DIR/redis-$1"
+    ACL_PORT=$(free_port)
+    run_start_sh "redis-$1" "$ACL_PORT" REDIS_AUTH_SERVICE_PASSWORD="$2" \
+        REDIS_RESOURCE_SERVICE_PASSWORD="$3" -- --save "" --appendonly no
 }
 
 # as_user PORT USER PASSWORD COMMAND...: a command as that ACL user (the password goes
@@ -557,13 +866,14 @@ expect() {
     fi
 }
 
-# refused WHAT VARIABLE AUTH_PASSWORD RESOURCE_PASSWORD: start.sh must exit non-zero
-# at once, naming VARIABLE and printing neither password, and start no redis-server.
-refused() {
-    local what=$1 variable=$2 auth=$3 resource=$4 port out status=0
+# refused_env WHAT VARIABLE VAR=VALUE...: start.sh with these variables must exit
+# non-zero at once, naming VARIABLE and printing no *_PASSWORD value, and leave no ACL
+# or config file and no server behind.
+refused_env() {
+    local what=$1 variable=$2 port out status=0 assignment secret
+    shift 2
     port=$(free_port)
-    out=$(ACL_RULES="$RULES" ACL_FILE="$RUN_DIR/refused.acl" \
-        REDIS_AUTH_SERVICE_PASSWORD="$auth" REDIS_RESOURCE_SERVICE_PASSWORD="$resource" \
+    out=$(env ACL_RULES="$RULES" "$@" ACL_FILE="$RUN_DIR/refused/users.acl" \
         timeout 10 sh deploy/redis/start.sh --port "$port" --bind 127.0.0.1 --save "" \
         --dir "$RUN_DIR" 2>&1) || status=$?
     if [ "$status" -eq 0 ] || [ "$status" -eq 124 ]; then
@@ -574,18 +884,27 @@ refused() {
         echo "error: deploy/redis/start.sh refused $what without naming $variable: $out" >&2
         exit 1
     fi
-    for secret in "$auth" "$resource"; do
+    for assignment in "$@"; do
+        [[ "${assignment%%=*}" == *_PASSWORD ]] || continue
+        secret=${assignment#*=}
         if [ ${#secret} -ge 8 ] && [[ "$out" == *"$secret"* ]]; then
             echo "error: deploy/redis/start.sh printed a password when refusing $what" >&2
             exit 1
         fi
     done
-    if [ -e "$RUN_DIR/refused.acl" ] || port_open "$port"; then
-        echo "error: deploy/redis/start.sh left an ACL file or a server behind when refusing $what" >&2
+    if [ -n "$(ls -A "$RUN_DIR/refused")" ] || port_open "$port"; then
+        echo "error: deploy/redis/start.sh left a file or a server behind when refusing $what" >&2
         exit 1
     fi
 }
 
+# refused WHAT VARIABLE AUTH_PASSWORD RESOURCE_PASSWORD: refused_env with the two
+# service users' passwords.
+refused() {
+    refused_env "$1" "$2" REDIS_AUTH_SERVICE_PASSWORD="$3" REDIS_RESOURCE_SERVICE_PASSWORD="$4"
+}
+
+mkdir -p "$RUN_DIR/refused"
 good=$(random_password)
 refused "a password that reads as ACL rules" REDIS_AUTH_SERVICE_PASSWORD "pw +@all ~* on >x" "$good"
 refused "an empty password" REDIS_AUTH_SERVICE_PASSWORD "" "$good"
@@ -634,3 +953,189 @@ if grep -qF -- "$tricky" "$ACL_DIR/users.acl" || grep -qF -- "$resource_pw" "$AC
     exit 1
 fi
 echo "deploy/redis/start.sh: a password with rule syntax adds no rule (stored as #<sha256>; 'x' and nopass refused)"
+
+# What the Cluster and Sentinel clients of the services need, on the server above: ROLE,
+# CLUSTER SLOTS / SHARDS (this server has no cluster support, so Redis answers with that
+# error, which it only reaches when the ACL lets the command through), WAIT for the
+# auth-service; nothing beyond.
+expect "auth-service ROLE" "$(as_user "$ACL_PORT" auth-service "$tricky" ROLE)" '^master$'
+expect "resource-service ROLE" "$(as_user "$ACL_PORT" resource-service "$resource_pw" ROLE)" '^master$'
+expect "auth-service WAIT" "$(as_user "$ACL_PORT" auth-service "$tricky" WAIT 0 0)" '^0$'
+for user_pw in "auth-service $tricky" "resource-service $resource_pw"; do
+    user=${user_pw%% *}
+    for subcommand in SLOTS SHARDS; do
+        expect "$user CLUSTER $subcommand" "$(as_user "$ACL_PORT" "$user" "${user_pw#* }" CLUSTER "$subcommand")" \
+            'cluster support disabled'
+    done
+    expect "$user CLUSTER NODES" "$(as_user "$ACL_PORT" "$user" "${user_pw#* }" CLUSTER NODES)" 'NOPERM'
+    expect "$user READONLY" "$(as_user "$ACL_PORT" "$user" "${user_pw#* }" READONLY)" 'NOPERM'
+done
+expect "resource-service WAIT" "$(as_user "$ACL_PORT" resource-service "$resource_pw" WAIT 0 0)" 'NOPERM'
+echo "deploy/redis/acl-rules.txt: both service users may run ROLE and CLUSTER SLOTS / SHARDS, the auth-service WAIT; not CLUSTER NODES or READONLY"
+
+# --- the replicated topologies on real servers: Redis Cluster and Sentinel -------------
+REPLICATED_RULES="$RULES:$REPO_ROOT/deploy/redis/acl-rules-replicated.txt"
+SENTINEL_RULES="$REPO_ROOT/deploy/redis/sentinel-acl-rules.txt"
+admin_pw=$(random_password)
+sentinel_client_pw=$(random_password)
+# Rule syntax, double quotes and a backslash: start.sh has to quote it in the config
+# file (masterauth, sentinel auth-pass) or no replica would ever sync.
+replication_pw="$(random_password) \"quoted\" back\\slash +@all nopass"
+DATA_NODE=(ACL_RULES="$REPLICATED_RULES" REDIS_MASTERUSER=replication
+    REDIS_AUTH_SERVICE_PASSWORD="$auth_pw" REDIS_RESOURCE_SERVICE_PASSWORD="$resource_pw"
+    REDIS_REPLICATION_PASSWORD="$replication_pw" REDIS_ADMIN_PASSWORD="$admin_pw")
+
+refused_env "a REDIS_MASTERUSER no rules file defines" REDIS_MASTERUSER \
+    "${DATA_NODE[@]}" REDIS_MASTERUSER=replica
+refused_env "the replicated topologies without REDIS_ADMIN_PASSWORD" REDIS_ADMIN_PASSWORD \
+    "${DATA_NODE[@]}" REDIS_ADMIN_PASSWORD=
+refused_env "a replication password with a line break" REDIS_REPLICATION_PASSWORD \
+    "${DATA_NODE[@]}" REDIS_REPLICATION_PASSWORD="$(random_password)
+masterauth x"
+refused_env "a sentinel without REDIS_SENTINEL_CLIENT_PASSWORD" REDIS_SENTINEL_CLIENT_PASSWORD \
+    ACL_RULES="$SENTINEL_RULES" SENTINEL_CONFIG="$REPO_ROOT/deploy/redis/sentinel.conf" \
+    REDIS_MASTERUSER=replication REDIS_REPLICATION_PASSWORD="$(random_password)" \
+    REDIS_ADMIN_PASSWORD="$admin_pw"
+echo "deploy/redis/start.sh: refuses an unknown REDIS_MASTERUSER, a missing password of the replicated users, a password that would break the config file"
+
+# admin PORT COMMAND...: a command as the admin user of the replicated topologies.
+admin() {
+    local port=$1
+    shift
+    as_user "$port" admin "$admin_pw" "$@"
+}
+
+# wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
+wait_for() {
+    local limit=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < limit * 5; i++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    echo "error: $what: not after ${limit}s" >&2
+    return 1
+}
+
+# no_acl_denials WHAT PORT...: ACL LOG is empty on every server (as admin).
+no_acl_denials() {
+    local what=$1 port log
+    shift
+    for port in "$@"; do
+        log=$(admin "$port" ACL LOG)
+        if [ -n "$log" ]; then
+            echo "error: $what: Redis on port $port denied a command by ACL:" >&2
+            echo "$log" >&2
+            exit 1
+        fi
+    done
+}
+
+# Redis Cluster: six nodes as compose runs them (start.sh with both rules files and
+# deploy/redis/cluster.conf), made one cluster by deploy/redis/cluster-init.sh.
+cluster_nodes=()
+cluster_ports=()
+for i in 1 2 3 4 5 6; do
+    port=$(free_port)
+    run_start_sh "cluster-$i" "$port" "${DATA_NODE[@]}" -- --save "" --appendonly no \
+        --include "$REPO_ROOT/deploy/redis/cluster.conf" --cluster-port "$(free_port)" \
+        --cluster-announce-hostname localhost
+    cluster_nodes+=("127.0.0.1:$port")
+    cluster_ports+=("$port")
+done
+started=$SECONDS
+if ! REDIS_ADMIN_PASSWORD="$admin_pw" REDIS_CLUSTER_NODES="${cluster_nodes[*]}" CLUSTER_WAIT_SECONDS=30 \
+    sh deploy/redis/cluster-init.sh >"$RUN_DIR/cluster-init.log" 2>&1; then
+    tail -n 20 "$RUN_DIR/cluster-init.log" >&2
+    echo "error: deploy/redis/cluster-init.sh did not make the six nodes a cluster" >&2
+    exit 1
+fi
+replicas_synced() {
+    local port up=0 masters=0
+    for port in "${cluster_ports[@]}"; do
+        case "$(admin "$port" INFO replication | tr -d '\r')" in
+            *role:master*) masters=$((masters + 1)) ;;
+            *master_link_status:up*) up=$((up + 1)) ;;
+        esac
+    done
+    [ "$masters" -eq 3 ] && [ "$up" -eq 3 ]
+}
+wait_for 20 "3 masters and 3 replicas in sync (the replicas log in as replication)" replicas_synced
+first=${cluster_ports[0]}
+expect "auth-service CLUSTER SLOTS" "$(as_user "$first" auth-service "$auth_pw" CLUSTER SLOTS)" '^localhost$'
+expect "resource-service CLUSTER SHARDS" "$(as_user "$first" resource-service "$resource_pw" CLUSTER SHARDS)" '^localhost$'
+for key in a b c d e f; do
+    expect "auth-service SET session:$key, following redirects" \
+        "$(as_user "$first" auth-service "$auth_pw" -c SET "session:$key" "$key")" '^OK$'
+    expect "resource-service GET session:$key, following redirects" \
+        "$(as_user "$first" resource-service "$resource_pw" -c GET "session:$key")" "^$key\$"
+done
+no_acl_denials "the cluster" "${cluster_ports[@]}"
+expect "resource-service SET in the cluster" \
+    "$(as_user "$first" resource-service "$resource_pw" -c SET session:a x)" 'NOPERM'
+expect "deploy/redis/cluster-init.sh run again" \
+    "$(REDIS_ADMIN_PASSWORD="$admin_pw" REDIS_CLUSTER_NODES="${cluster_nodes[*]}" sh deploy/redis/cluster-init.sh 2>&1)" \
+    'the cluster exists, nothing to create'
+echo "deploy/redis: a 6-node Redis Cluster by cluster-init.sh in $((SECONDS - started)) s; replicas in sync as replication; the service users read the slot map (announced hostname) and follow redirects; no ACL denial"
+
+# Sentinel: a master and a replica (start.sh, both rules files) and three sentinels
+# (start.sh with deploy/redis/sentinel.conf, watching the master here instead of the
+# compose service redis). The master is stopped (SIGSTOP): the sentinels must agree
+# it is down (among themselves as replication), promote the replica, and turn the old
+# master into a replica once it is back (REPLICAOF and CONFIG REWRITE as replication).
+master_port=$(free_port)
+replica_port=$(free_port)
+run_start_sh sentinel-master "$master_port" "${DATA_NODE[@]}" -- --save "" --appendonly no \
+    --replica-announce-ip 127.0.0.1
+master_pid=${PIDS[-1]}
+run_start_sh sentinel-replica "$replica_port" "${DATA_NODE[@]}" -- --save "" --appendonly no \
+    --replica-announce-ip 127.0.0.1 --replicaof 127.0.0.1 "$master_port"
+master_name=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3; exit }' deploy/redis/sentinel.conf)
+sed -E "s/^(sentinel monitor [^ ]+) [^ ]+ [0-9]+ /\\1 127.0.0.1 $master_port /" deploy/redis/sentinel.conf \
+    >"$RUN_DIR/sentinel.conf"
+grep -q "^sentinel monitor $master_name 127.0.0.1 $master_port " "$RUN_DIR/sentinel.conf"
+sentinel_ports=()
+for i in 1 2 3; do
+    port=$(free_port)
+    run_start_sh "sentinel-$i" "$port" ACL_RULES="$SENTINEL_RULES" SENTINEL_CONFIG="$RUN_DIR/sentinel.conf" \
+        SENTINEL_ANNOUNCE_HOSTNAME=127.0.0.1 REDIS_MASTERUSER=replication \
+        REDIS_REPLICATION_PASSWORD="$replication_pw" REDIS_SENTINEL_CLIENT_PASSWORD="$sentinel_client_pw" \
+        REDIS_ADMIN_PASSWORD="$admin_pw" --
+    sentinel_ports+=("$port")
+done
+sentinels_see_all() {
+    local port info
+    for port in "${sentinel_ports[@]}"; do
+        info=$(admin "$port" SENTINEL MASTER "$master_name" | tr -d '\r' | paste -sd' ')
+        [[ "$info" == *"num-slaves 1 "* && "$info" == *"num-other-sentinels 2 "* ]] || return 1
+    done
+}
+wait_for 20 "each sentinel sees the replica and the two other sentinels" sentinels_see_all
+ask_master() {
+    as_user "${sentinel_ports[0]}" sentinel-client "$sentinel_client_pw" \
+        SENTINEL GET-MASTER-ADDR-BY-NAME "$master_name" | tail -n 1
+}
+expect "sentinel-client GET-MASTER-ADDR-BY-NAME" "$(ask_master)" "^$master_port\$"
+expect "the sentinels' default user" "$(redis-cli -p "${sentinel_ports[0]}" PING 2>&1)" 'NOAUTH'
+for port in "${sentinel_ports[@]}"; do
+    # Faster than sentinel.conf's 5 s, for this check only.
+    expect "admin SENTINEL SET" "$(admin "$port" SENTINEL SET "$master_name" down-after-milliseconds 1000)" '^OK$'
+done
+started=$SECONDS
+kill -STOP "$master_pid"
+replica_promoted() {
+    [ "$(ask_master)" = "$replica_port" ]
+}
+promoted=0
+wait_for 30 "the sentinels promote the replica of the stopped master" replica_promoted || promoted=$?
+kill -CONT "$master_pid"
+[ "$promoted" -eq 0 ] || exit 1
+failover=$((SECONDS - started))
+old_master_follows() {
+    [[ "$(admin "$master_port" INFO replication | tr -d '\r')" == *master_port:$replica_port*master_link_status:up* ]]
+}
+wait_for 40 "the old master follows the new one once it is back" old_master_follows
+no_acl_denials "the Sentinel topology" "$master_port" "$replica_port" "${sentinel_ports[@]}"
+expect "sentinel-client SENTINEL FAILOVER" \
+    "$(as_user "${sentinel_ports[0]}" sentinel-client "$sentinel_client_pw" SENTINEL FAILOVER "$master_name")" 'NOPERM'
+echo "deploy/redis: Sentinel (1 master, 1 replica, 3 sentinels) failed over in ${failover} s after SIGSTOP, the old master came back as a replica; sentinel-client finds the master and nothing more; no ACL denial"
