@@ -19,6 +19,9 @@
 #   nodes, and, on real redis-servers, a 6-node Cluster made by
 #   deploy/redis/cluster-init.sh and a master, replica and 3 sentinels that fail over,
 #   all with the ACL users of deploy/redis and no ACL denial;
+# - the observability profile: promtool accepts deploy/prometheus/prometheus.yml and
+#   every query of the Grafana dashboard, whose metrics and labels are ones the
+#   services export (read from the code), and Prometheus scrapes the services' ports.
 set -euo pipefail
 source "$(dirname "$0")/services.sh"
 cd "$REPO_ROOT"
@@ -57,10 +60,13 @@ trap 'exit 130' INT TERM
 ensure_apt_package docker-compose docker-compose
 docker-compose --env-file .env.example -f docker-compose.yml config -q
 docker-compose --env-file .env.example -f docker-compose.yml --profile gateway config -q
-echo "docker-compose.yml: accepted (also with --profile gateway)"
+docker-compose --env-file .env.example -f docker-compose.yml --profile observability config -q
+echo "docker-compose.yml: accepted (also with --profile gateway, with --profile observability)"
 # The topology checks below read compose's merged view of each, made with a value of
 # its own for every variable of .env.example, so that mixed-up passwords show.
 sed -E 's/^([A-Z0-9_]+)=.*/\1=value-of-\1/' .env.example >"$RUN_DIR/distinct.env"
+docker-compose --env-file "$RUN_DIR/distinct.env" -f docker-compose.yml --profile observability \
+    config >"$RUN_DIR/compose-observability.yml"
 TOPOLOGIES=(deploy/compose/*.yml)
 for override in "${TOPOLOGIES[@]}"; do
     docker-compose --env-file .env.example -f docker-compose.yml -f "$override" config -q
@@ -70,7 +76,7 @@ done
 # A Redis topology and the MongoDB replica set together, as the files say they combine.
 for override in deploy/compose/cluster.yml deploy/compose/sentinel.yml; do
     docker-compose --env-file .env.example -f docker-compose.yml -f "$override" \
-        -f deploy/compose/mongo-replica-set.yml config -q
+        -f deploy/compose/mongo-replica-set.yml --profile observability config -q
 done
 echo "deploy/compose: each of ${TOPOLOGIES[*]} accepted over docker-compose.yml (and a Redis topology with the MongoDB replica set)"
 
@@ -445,9 +451,199 @@ if problems:
 print(f"deploy/compose: {', '.join(overrides)} agree with deploy/redis, deploy/mongo and the services' settings")
 PY
 
-# --- deploy/mongo: the entrypoint that guards the replica set's key ---------------------
-# It refuses a missing, short or placeholder key before it starts anything (the real
-# start needs the image: not run here).
+# --- observability profile: Prometheus, Grafana and the dashboard's queries ------------
+ensure_apt_package promtool prometheus
+PROMETHEUS_CONFIG=deploy/prometheus/prometheus.yml
+DASHBOARD=deploy/grafana/dashboards/session-store.json
+promtool check config "$PROMETHEUS_CONFIG" >"$RUN_DIR/promtool-config.txt" 2>&1 || {
+    cat "$RUN_DIR/promtool-config.txt" >&2
+    echo "error: promtool refused $PROMETHEUS_CONFIG" >&2
+    exit 1
+}
+python3 - "$RUN_DIR" "$PROMETHEUS_CONFIG" "$DASHBOARD" <<'PY'
+"""Prometheus scrapes what compose builds; Grafana's provisioning, the dashboard and
+the metrics the services export (read from their code) agree. Writes every panel
+query as a recording rule for promtool to parse."""
+import glob, json, os, re, sys
+
+import yaml
+
+run_dir, prometheus_path, dashboard_path = sys.argv[1:]
+problems = []
+ROOT = os.getcwd()
+services = yaml.safe_load(open(os.path.join(run_dir, "compose-observability.yml")))["services"]
+
+
+def mounted(svc, target):
+    for v in svc.get("volumes") or []:
+        src, dst = (v.split(":")[:2] if isinstance(v, str) else (v.get("source"), v.get("target")))
+        if dst == target:
+            return os.path.relpath(src, ROOT) if src and os.path.isabs(src) else src
+    return None
+
+
+# Prometheus: one job per service compose builds, on the port it builds it for.
+built = {s["build"]["args"]["SERVICE"]: int(s["build"]["args"]["PORT"])
+         for s in services.values() if (s.get("build") or {}).get("args", {}).get("SERVICE")}
+prometheus_svc = services.get("prometheus") or {}
+config_flag = [a.split("=", 1)[1] for a in prometheus_svc.get("command") or [] if a.startswith("--config.file=")]
+if not config_flag or mounted(prometheus_svc, config_flag[0]) != prometheus_path:
+    problems.append(f"docker-compose.yml: the prometheus service does not run with {prometheus_path}")
+if "observability" not in (prometheus_svc.get("profiles") or []):
+    problems.append("docker-compose.yml: the prometheus service is not in the observability profile")
+prometheus = yaml.safe_load(open(prometheus_path))
+jobs = {j["job_name"]: j for j in prometheus.get("scrape_configs") or []}
+for service, port in sorted(built.items()):
+    job = jobs.get(service)
+    targets = [t for c in (job or {}).get("static_configs") or [] for t in c.get("targets") or []]
+    if job is None or targets != [f"{service}:{port}"] or job.get("metrics_path", "/metrics") != "/metrics":
+        problems.append(f"{prometheus_path}: no job {service} scraping {service}:{port}/metrics")
+
+# Grafana: provisioning mounted, the data source is that Prometheus, the dashboards
+# folder is where the provider looks, the home dashboard exists.
+grafana = services.get("grafana") or {}
+genv = {k: str(v) for k, v in (grafana.get("environment") or {}).items()}
+if "observability" not in (grafana.get("profiles") or []):
+    problems.append("docker-compose.yml: the grafana service is not in the observability profile")
+provisioning = mounted(grafana, "/etc/grafana/provisioning")
+if provisioning != "deploy/grafana/provisioning":
+    problems.append("docker-compose.yml: grafana does not mount deploy/grafana/provisioning at /etc/grafana/provisioning")
+    provisioning = "deploy/grafana/provisioning"
+sources = [d for f in sorted(glob.glob(f"{provisioning}/datasources/*.yml"))
+           for d in (yaml.safe_load(open(f)) or {}).get("datasources") or []]
+uids = {d.get("uid") for d in sources}
+prom_port = int(str((prometheus_svc.get("ports") or [{}])[0].get("target", 9090))) \
+    if isinstance((prometheus_svc.get("ports") or [None])[0], dict) else 9090
+if not any(d.get("type") == "prometheus" and d.get("url") == f"http://prometheus:{prom_port}" for d in sources):
+    problems.append(f"{provisioning}/datasources: no prometheus data source at http://prometheus:{prom_port}")
+interval = prometheus.get("global", {}).get("scrape_interval")
+if any(d.get("type") == "prometheus" and (d.get("jsonData") or {}).get("timeInterval") != interval for d in sources):
+    problems.append(f"{provisioning}/datasources: timeInterval is not Prometheus's scrape_interval {interval}")
+folders = []
+for f in sorted(glob.glob(f"{provisioning}/dashboards/*.yml")):
+    for p in (yaml.safe_load(open(f)) or {}).get("providers") or []:
+        target = (p.get("options") or {}).get("path")
+        source = mounted(grafana, target)
+        if source is None or not os.path.isdir(source):
+            problems.append(f"{f}: provider {p.get('name')} reads {target}, which is no mounted directory")
+        else:
+            folders.append((target, source))
+if not any(os.path.abspath(os.path.join(s, os.path.basename(dashboard_path))) == os.path.abspath(dashboard_path)
+           for _, s in folders):
+    problems.append(f"{dashboard_path} is in no folder a Grafana dashboard provider reads")
+home = genv.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+if home and not any(home.startswith(t + "/") and os.path.isfile(os.path.join(s, home[len(t) + 1:])) for t, s in folders):
+    problems.append(f"docker-compose.yml: grafana's home dashboard {home} is not a mounted file")
+
+# What the services export, from their code: metrics::counter!/gauge!/histogram!("name",
+# "label" => ..) and session_core::measure's count/count_by/observe("name", "label", ..)
+# and set("name", ..). Histograms get buckets when their name ends in the suffix that
+# http/metrics.rs gives buckets to, else they are summaries.
+exported = {}   # name -> (kind, labels)
+def export(name, kind, labels):
+    old_kind, old_labels = exported.get(name, (kind, set()))
+    if old_kind != kind:
+        problems.append(f"the code records {name} both as a {old_kind} and as a {kind}")
+    exported[name] = (kind, old_labels | set(labels))
+
+def call_args(text, start):
+    depth, i = 1, start
+    while depth and i < len(text):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        i += 1
+    return text[start:i - 1]
+
+sources_rs = [f for pattern in ("crates/*/src/**/*.rs", "services/*/src/**/*.rs")
+              for f in glob.glob(pattern, recursive=True)]
+for f in sources_rs:
+    text = open(f).read()
+    for m in re.finditer(r"\b(counter|gauge|histogram)!\(", text):
+        args = call_args(text, m.end())
+        name = re.match(r'\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"', args)
+        if name:
+            export(name.group(1), m.group(1), re.findall(r'"(\w+)"\s*=>', args))
+    for m in re.finditer(r'\b(count|count_by|observe)\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"\s*,\s*"(\w*)"', text):
+        export(m.group(2), "histogram" if m.group(1) == "observe" else "counter", [m.group(3)] if m.group(3) else [])
+    for m in re.finditer(r'\bmeasure::set\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"', text):
+        export(m.group(1), "gauge", [])
+bucketed = re.findall(r'Matcher::Suffix\("(\w+)"', open("crates/session-core/src/http/metrics.rs").read())
+series = {}     # series name as Prometheus stores it -> labels it carries
+for name, (kind, labels) in exported.items():
+    if kind == "histogram":
+        buckets = any(name.endswith(s) for s in bucketed)
+        series[name + "_bucket" if buckets else name] = labels | ({"le"} if buckets else {"quantile"})
+        series[name + "_sum"] = series[name + "_count"] = labels
+    else:
+        series[name] = labels
+if len(exported) < 5:
+    problems.append(f"found only {sorted(exported)} in the services' code; is the pattern in scripts/check-deploy.sh stale?")
+
+# The dashboard: every query names series the services export, with their labels.
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+            "and", "or", "unless", "inf", "nan"}
+dashboard = json.load(open(dashboard_path))
+used, rules, ids = set(), [], set()
+for panel in dashboard.get("panels") or []:
+    where = f"{dashboard_path} panel {panel.get('id')} ({panel.get('title')})"
+    if panel.get("id") in ids:
+        problems.append(f"{where}: id used twice")
+    ids.add(panel.get("id"))
+    g = panel.get("gridPos") or {}
+    if not (0 <= g.get("x", -1) and g.get("x", 0) + g.get("w", 0) <= 24 and g.get("h", 0) > 0):
+        problems.append(f"{where}: gridPos {g} is off the 24-column grid")
+    if not panel.get("targets"):
+        problems.append(f"{where}: no query")
+    for target in panel.get("targets") or []:
+        for ds in (panel.get("datasource"), target.get("datasource")):
+            if ds is not None and ds.get("uid") not in uids:
+                problems.append(f"{where}: data source uid {ds.get('uid')} is not provisioned ({sorted(uids)})")
+        expr = target.get("expr", "")
+        rules.append({"record": f"dashboard:panel_{panel.get('id')}_{target.get('refId')}",
+                      "expr": expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")})
+        text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+        text = re.sub(r"\[[^\]]*\]", "", text)
+        grouping = set()
+        for g_m in re.finditer(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", text):
+            grouping |= {l.strip() for l in g_m.group(2).split(",") if l.strip()}
+        text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+        names = set()
+        for m in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?", text):
+            name, rest = m.group(1), text[m.end():]
+            if name.lower() in KEYWORDS or rest.lstrip().startswith("(") or re.match(r"\d", name):
+                continue
+            names.add(name)
+            if name not in series:
+                problems.append(f"{where}: {name} is no metric the services export")
+                continue
+            for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", m.group(3) or ""):
+                if label not in series[name] | {"job", "instance"}:
+                    problems.append(f"{where}: {name} has no label {label}")
+        used |= names
+        labels = set().union(*(series.get(n, set()) for n in names)) | {"job", "instance"}
+        for label in sorted(grouping - labels):
+            problems.append(f"{where}: groups by {label}, a label none of {sorted(names)} has")
+        for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")):
+            if label not in (grouping or labels):
+                problems.append(f"{where}: the legend shows {label}, which the query's result has not")
+unused = sorted(n for n in exported if not any(s in used for s in (n, n + "_bucket", n + "_count", n + "_sum")))
+yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, open(os.path.join(run_dir, "dashboard-rules.yml"), "w"))
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)
+print(f"{prometheus_path}: scrapes {', '.join(f'{s}:{p}' for s, p in sorted(built.items()))}; Grafana provisioning consistent")
+print(f"{dashboard_path}: {len(ids)} panels, {len(rules)} queries over {len(used)} of the {len(exported)} metrics the services export"
+      + (f" (not shown: {', '.join(unused)})" if unused else " (all of them)"))
+PY
+promtool check rules "$RUN_DIR/dashboard-rules.yml" >"$RUN_DIR/promtool-rules.txt" 2>&1 || {
+    cat "$RUN_DIR/promtool-rules.txt" >&2
+    echo "error: promtool cannot parse a query of $DASHBOARD (written as recording rules)" >&2
+    exit 1
+}
+echo "$PROMETHEUS_CONFIG and every query of $DASHBOARD: promtool accepts them ($(promtool --version 2>&1 | head -1))"
+
+# --- deploy/mongo and deploy/grafana: the entrypoints that guard a secret ---------------
+# They refuse a missing, short or placeholder one before they start anything (the real
+# start needs the images: not run here).
 entrypoint_refuses() {
     local script=$1 variable=$2 value=$3 out status=0
     out=$(env -i PATH="$PATH" "$variable=$value" timeout 10 sh "$script" 2>&1) || status=$?
@@ -459,13 +655,18 @@ entrypoint_refuses() {
 for value in "" short replace-me-with-openssl-rand-hex-32 "$(random_password)G"; do
     entrypoint_refuses deploy/mongo/replica-set-member.sh MONGO_REPLICA_SET_KEY "$value"
 done
+for value in "" short-password replace-me-with-openssl-rand-hex-32; do
+    entrypoint_refuses deploy/grafana/start.sh GF_SECURITY_ADMIN_PASSWORD "$value"
+done
 if command -v node >/dev/null 2>&1; then
     node --check deploy/mongo/init-replica-set.js
     js_checked=", init-replica-set.js parses (node --check)"
 else
     js_checked=" (node is not installed: init-replica-set.js not parsed)"
 fi
-echo "deploy/mongo/replica-set-member.sh refuses a missing, short or placeholder key$js_checked"
+python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
+    deploy/grafana/render.py deploy/grafana/load.py
+echo "deploy/mongo/replica-set-member.sh and deploy/grafana/start.sh refuse missing, short and placeholder secrets$js_checked"
 
 # --- deploy/nginx: the gateway template, as the nginx image renders it -----------------
 ensure_apt_package nginx nginx
