@@ -15,6 +15,7 @@
 //! - [`measure`]: counters, histograms and gauges by the contract's names.
 //! - [`introspection`]: what both services put on the wire: `X-Request-Id` and the
 //!   `/introspect` bodies, with their conversions.
+//! - [`trace_context`]: W3C `traceparent` / `tracestate`, the trace a request runs in.
 //!
 //! Domain:
 //! - [`jwt_crypto`]: the JWT crate's crypto provider, HMAC and Ed25519 only.
@@ -28,7 +29,7 @@
 //! - `client` (feature `http-client`): the auth-service's HTTP clients (introspection,
 //!   JWKS).
 //! - [`http`]: actix-web: the extractor, error bodies, request ids, body limits, server.
-//! - [`telemetry`]: the services' log set-up.
+//! - [`telemetry`]: logs, and span export over OTLP/HTTP.
 //! - [`probe`]: the `healthcheck` subcommand's liveness probe.
 
 #![warn(missing_docs)]
@@ -49,6 +50,7 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod trace_context;
 pub mod validate;
 
 pub use credential::Credential;

@@ -363,6 +363,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "validation.cache_max_age_ms",
     "auth_service.url",
     "metrics.enabled",
+    "telemetry.otlp_endpoint",
     "auth_service.proxy",
     "auth_service.ca_file",
     "auth_service.allow_plain_http",

@@ -49,6 +49,9 @@ pub struct Settings {
     pub server: ServerSettings,
     /// `GET /metrics`.
     pub metrics: MetricsSettings,
+    /// Span export (`telemetry.otlp_endpoint`).
+    #[serde(default)]
+    pub telemetry: session_core::telemetry::TelemetrySettings,
     /// The session store.
     pub redis: RedisSettings,
     /// The users database.

@@ -37,6 +37,9 @@ pub struct Settings {
     pub server: ServerSettings,
     /// `GET /metrics`.
     pub metrics: MetricsSettings,
+    /// Span export (`telemetry.otlp_endpoint`).
+    #[serde(default)]
+    pub telemetry: session_core::telemetry::TelemetrySettings,
     /// The session store (redis mode).
     pub redis: RedisSettings,
     /// Key prefix, seed mode.

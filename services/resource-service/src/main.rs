@@ -6,15 +6,22 @@ use resource_service::startup::Application;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    session_core::telemetry::init("info");
-    let settings = Settings::load()?;
+    let settings = Settings::load();
+    let telemetry = session_core::telemetry::init_service(
+        "info",
+        "resource-service",
+        settings.as_ref().ok().map(|s| &s.telemetry),
+    )?;
+    let settings = settings?;
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         // Used by container health checks: exit 0 when this instance answers.
         let live = session_core::probe::live(settings.server.port);
         std::process::exit(if live { 0 } else { 1 });
     }
     let app = Application::build(settings).await?;
-    app.run_until_stopped().await?;
+    let served = app.run_until_stopped().await;
+    telemetry.shutdown().await;
+    served?;
     tracing::info!("resource-service stopped");
     Ok(())
 }

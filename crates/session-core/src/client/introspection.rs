@@ -92,6 +92,7 @@ impl IntrospectionClient {
         if let Some(id) = request_id {
             request = request.header(REQUEST_ID_HEADER, id);
         }
+        request = super::with_trace(request);
         let response = request.send().await.map_err(|err| {
             tracing::warn!(
                 timeout = err.is_timeout(),

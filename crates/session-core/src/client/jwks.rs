@@ -42,7 +42,8 @@ impl JwksFetcher {
     /// Fetches now, whatever the interval; true on success.
     pub async fn fetch(&self) -> bool {
         let fetched = async {
-            let res = self.client.get(&self.url).send().await.ok()?;
+            let request = super::with_trace(self.client.get(&self.url));
+            let res = request.send().await.ok()?;
             if !res.status().is_success() {
                 return None;
             }

@@ -77,6 +77,21 @@ pub fn check_url(
 
 /// A pooled HTTP client per `options`: HTTPS with rustls (the system's roots plus the
 /// CA file), a proxy only when configured.
+/// Adds the current trace context (`traceparent`, `tracestate`) to a call, so the
+/// auth-service's spans join the request's trace.
+fn with_trace(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match crate::telemetry::outgoing() {
+        Some((parent, state)) => {
+            let request = request.header(crate::trace_context::TRACEPARENT_HEADER, parent);
+            match state {
+                Some(state) => request.header(crate::trace_context::TRACESTATE_HEADER, state),
+                None => request,
+            }
+        }
+        None => request,
+    }
+}
+
 fn http_client(options: &ClientOptions) -> Result<reqwest::Client, SettingsError> {
     // rustls needs one process-wide crypto provider; a second install is a no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();

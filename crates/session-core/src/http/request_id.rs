@@ -1,4 +1,5 @@
-//! Request ids and the access log: every request runs in a span carrying its id.
+//! Request ids, trace context and the access log: every request runs in a span
+//! carrying its id, inside the trace its `traceparent` names (or a new one).
 
 use std::time::Instant;
 
@@ -9,7 +10,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
+use super::fallback::RouteLabel;
 use crate::introspection::REQUEST_ID_HEADER;
+use crate::trace_context::{self, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceParent};
 
 /// The `X-Request-Id` header, as actix's header name.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -38,9 +41,31 @@ fn new_request_id() -> String {
     format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Middleware: takes `X-Request-Id` from the request or makes one, runs the request
-/// in a span that carries it, logs method, path, status and latency, and puts the id
-/// and `X-Content-Type-Options: nosniff` on the response.
+/// The caller's trace context: one well-formed `traceparent` (with its `tracestate`,
+/// when that is acceptable); anything else starts a new trace.
+fn incoming_trace(req: &ServiceRequest) -> Option<(TraceParent, Option<String>)> {
+    let headers = req.headers();
+    let mut parents = headers.get_all(TRACEPARENT_HEADER);
+    let first = parents.next()?;
+    if parents.next().is_some() {
+        return None;
+    }
+    let parent = TraceParent::parse(first.to_str().ok()?)?;
+    let mut states = headers.get_all(TRACESTATE_HEADER);
+    let state = match (states.next(), states.next()) {
+        (Some(value), None) => value
+            .to_str()
+            .ok()
+            .and_then(trace_context::acceptable_tracestate),
+        _ => None,
+    };
+    Some((parent, state))
+}
+
+/// Middleware: takes `X-Request-Id` from the request or makes one, and the W3C trace
+/// context; runs the request in a span that carries the id, inside that trace; logs
+/// method, path, status and latency, and puts the id and
+/// `X-Content-Type-Options: nosniff` on the response.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -51,17 +76,39 @@ pub async fn request_context(
         .and_then(acceptable_request_id)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path(),
-    );
+    let exporting = crate::telemetry::exporting();
+    let span = if exporting {
+        tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+            otel.kind = "server",
+        )
+    } else {
+        tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+        )
+    };
+    let trace = crate::telemetry::request_trace(&span, incoming_trace(&req));
+    let method = exporting.then(|| req.method().clone());
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = trace_context::scope(trace, next.call(req))
+        .instrument(span.clone())
+        .await;
     let _entered = span.enter();
     let mut res = result?;
     let status = res.status().as_u16();
+    if let Some(method) = method {
+        let route = res
+            .request()
+            .app_data::<RouteLabel>()
+            .map_or("unmatched", |label| &label.0);
+        crate::telemetry::name_request_span(&span, method.as_str(), route, status);
+    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::warn!(status, latency_ms, "request finished");
