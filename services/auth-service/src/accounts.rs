@@ -7,13 +7,14 @@ use session_core::measure::{count, count_by};
 use session_core::session::now_secs;
 use session_core::settings::PerUser;
 use session_core::store::{NewSession, Opened, SessionRecord};
-use session_core::token::{Origin, is_session_id};
+use session_core::token::Origin;
 use session_core::{
     AuthError, Credential, LocalValidator, Session, SessionStore, StoreError, TokenCodec,
 };
 
 use crate::password::{HashError, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Passwords, Priority};
 use crate::throttle::{Throttle, ThrottleError};
+use crate::user_sessions::UserSessions;
 use crate::users::{User, UserError, UserRepository};
 
 /// Longest email accepted, in characters (RFC 5321 path limit).
@@ -205,6 +206,7 @@ pub struct Accounts {
     passwords: Passwords,
     throttle: Throttle,
     introspector: LocalValidator,
+    sessions: UserSessions,
     seed_mode: bool,
 }
 
@@ -220,6 +222,7 @@ impl Accounts {
         seed_mode: bool,
     ) -> Self {
         let introspector = LocalValidator::new(codec.clone(), store.clone(), seed_mode);
+        let sessions = UserSessions::new(store.clone(), codec.clone());
         Self {
             users,
             store,
@@ -227,6 +230,7 @@ impl Accounts {
             passwords,
             throttle,
             introspector,
+            sessions,
             seed_mode,
         }
     }
@@ -429,25 +433,7 @@ impl Accounts {
     /// The user's live sessions, newest first (`single` mode: the one).
     #[tracing::instrument(skip_all)]
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, AccountError> {
-        if self.store.per_user() == PerUser::Multiple {
-            return Ok(self.store.list(user_id).await?);
-        }
-        let Some(held) = self.store.held(user_id, "").await? else {
-            return Ok(Vec::new());
-        };
-        Ok(match self.codec.decode(&held.secret) {
-            Ok(claims) => vec![SessionRecord {
-                session_id: claims.sid,
-                created_at: claims.iat,
-                expires_at: held.ends_at.unwrap_or(claims.exp).min(claims.exp),
-                absolute_expires_at: claims.exp,
-                origin: Origin {
-                    ip: claims.ip,
-                    user_agent: claims.ua,
-                },
-            }],
-            Err(_) => Vec::new(),
-        })
+        Ok(self.sessions.list(user_id).await?)
     }
 
     /// Ends one of the caller's sessions by id; `NotFound` when it is not one of theirs.
@@ -457,31 +443,7 @@ impl Accounts {
         caller: &Session,
         session_id: &str,
     ) -> Result<(), AccountError> {
-        if !is_session_id(session_id) {
-            return Err(AccountError::NotFound);
-        }
-        let ended = match self.store.per_user() {
-            PerUser::Multiple => {
-                self.store
-                    .end_by_id(&caller.user_id, session_id, "")
-                    .await?
-            }
-            PerUser::Single => {
-                let held = self.store.held(&caller.user_id, "").await?;
-                match held {
-                    Some(held)
-                        if self
-                            .codec
-                            .decode(&held.secret)
-                            .is_ok_and(|c| c.sid == session_id) =>
-                    {
-                        self.store.revoke(&caller.user_id, &held.secret).await?
-                    }
-                    _ => false,
-                }
-            }
-        };
-        if ended {
+        if self.sessions.end(&caller.user_id, session_id).await? {
             count("sessions_ended_total", "reason", "logout");
             tracing::info!("session ended by its owner");
             Ok(())

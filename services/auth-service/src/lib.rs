@@ -5,6 +5,7 @@
 //! - [`startup`]: [`startup::Application`], which binds and runs the server.
 //! - [`routes`]: thin HTTP handlers.
 //! - [`accounts`]: the domain: sign-up, login, logout, introspection.
+//! - [`user_sessions`]: one user's sessions by id, in either `session.per_user` mode.
 //! - [`users`]: the MongoDB `users` collection.
 //! - [`password`]: bcrypt off the async workers.
 //! - [`throttle`]: failed-login limits in Redis.
@@ -17,4 +18,5 @@ pub mod password;
 pub mod routes;
 pub mod startup;
 pub mod throttle;
+pub mod user_sessions;
 pub mod users;
