@@ -3,8 +3,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use session_core::settings::{
-    self, InternalSettings, JwtSettings, MetricsSettings, RedisSettings, ServerSettings,
-    SessionSettings, SettingsError,
+    self, InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, RedisSettings,
+    ServerSettings, SessionSettings, SettingsError,
 };
 
 /// The auth-service's own defaults, on top of session-core's shared ones.
@@ -157,6 +157,14 @@ impl Settings {
     /// Refuses unusable values, and the built-in secrets in production.
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.jwt.check(production)?;
+        // Outside production a missing key is made at start (see `startup`).
+        if production && self.jwt.algorithm == JwtAlgorithm::EdDSA && self.jwt.signing_key.is_none()
+        {
+            return Err(SettingsError::Missing {
+                key: "jwt.signing_key",
+                needed_by: "jwt.algorithm = EdDSA in production",
+            });
+        }
         self.internal.check(production)?;
         if let Some(token) = &self.admin.token {
             let token = token.expose_secret();
