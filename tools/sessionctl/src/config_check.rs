@@ -1,0 +1,134 @@
+//! `config check`: a service's configuration loaded by the service's own loader and
+//! checks (built-in defaults < `APP_CONFIG_FILE` < `APP__...`, the `APP_ENV=production`
+//! refusals included), then the parts its start-up builds from it, short of binding a
+//! port or contacting anything: what it would start with (secrets masked), or its
+//! refusal in its own words.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use session_core::settings::{self, JwtAlgorithm};
+use session_core::{SessionStore, TokenCodec};
+
+use crate::settings_view::{self, Rows};
+use crate::{Service, output};
+
+/// Loads the service's configuration; prints it, or the refusal (exit status 1).
+pub async fn run(service: Service, json: bool) -> anyhow::Result<ExitCode> {
+    let checked = match service {
+        Service::Auth => auth().await,
+        Service::Resource => resource(),
+    };
+    let name = service.name();
+    let environment =
+        match settings::environment_is_production(std::env::var("APP_ENV").ok().as_deref()) {
+            Ok(true) => "production",
+            Ok(false) => "development",
+            Err(_) => "unknown",
+        };
+    let file = std::env::var("APP_CONFIG_FILE").ok();
+    let mut variables: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("APP__"))
+        .collect();
+    variables.sort();
+    let rows = match checked {
+        Ok(rows) => rows,
+        Err(reason) => {
+            output::say(&format!("the {name} would refuse to start: {reason}"));
+            if json {
+                let refusal = json!({
+                    "service": name,
+                    "starts": false,
+                    "error": reason,
+                    "environment": environment,
+                    "configFile": file,
+                    "environmentVariables": variables,
+                });
+                output::print(&format!("{}\n", serde_json::to_string_pretty(&refusal)?))?;
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if json {
+        let settings: serde_json::Map<String, Value> = rows.into_iter().collect();
+        let report = json!({
+            "service": name,
+            "starts": true,
+            "environment": environment,
+            "configFile": file,
+            "environmentVariables": variables,
+            "settings": settings,
+        });
+        output::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let from_environment = if variables.is_empty() {
+        "nothing (APP__<SECTION>__<KEY>)".to_owned()
+    } else {
+        variables.join(", ")
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(key, value)| vec![key.clone(), settings_view::text(value)])
+        .collect();
+    output::print(&format!(
+        "The {name} would start with these settings.\n  environment: {environment} (APP_ENV)\n  configuration file: {}\n  from the environment: {from_environment}\n\n{}",
+        file.as_deref()
+            .unwrap_or("none (APP_CONFIG_FILE or --file)"),
+        output::table(&["KEY", "VALUE"], &rows)
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The auth-service's `Settings::load`, then what its start-up builds: the token
+/// codec (keys read and parsed), the session store and the MongoDB client (URLs
+/// parsed; nothing contacted).
+async fn auth() -> Result<Rows, String> {
+    use auth_service::configuration::Settings;
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    TokenCodec::new(&settings.jwt).map_err(|e| e.to_string())?;
+    SessionStore::new(&settings.redis, &settings.session).map_err(|e| e.to_string())?;
+    auth_service::users::UserRepository::connect(&settings.mongodb)
+        .await
+        .map_err(|_| "mongodb.uri is not a valid MongoDB connection string".to_owned())?;
+    Ok(settings_view::auth(&settings))
+}
+
+/// The resource-service's `Settings::load`, then what its start-up builds for the
+/// configured validation mode: codec and store (redis), the JWKS fetcher's and the
+/// introspection client's HTTP clients (proxy and CA file read); nothing contacted.
+fn resource() -> Result<Rows, String> {
+    use resource_service::configuration::{Settings, ValidationMode};
+    use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    let options = ClientOptions {
+        timeout: Duration::from_millis(settings.validation.timeout_ms.max(1)),
+        proxy: settings.auth_service.proxy.clone(),
+        ca_file: settings.auth_service.ca_file.clone(),
+    };
+    match settings.validation.mode {
+        ValidationMode::Redis => {
+            let codec = Arc::new(TokenCodec::new(&settings.jwt).map_err(|e| e.to_string())?);
+            SessionStore::new(&settings.redis, &settings.session).map_err(|e| e.to_string())?;
+            if let (JwtAlgorithm::EdDSA, Some(url)) =
+                (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
+            {
+                JwksFetcher::new(url, codec, &options, Duration::from_secs(30))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        ValidationMode::Remote => {
+            IntrospectionClient::new(
+                &settings.auth_service.url,
+                settings.internal.token.clone(),
+                &options,
+                settings.session.accept_user_id_header,
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(settings_view::resource(&settings))
+}

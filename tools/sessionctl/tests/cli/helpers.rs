@@ -1,0 +1,204 @@
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+use auth_service::accounts::Accounts;
+use auth_service::configuration::Settings;
+use auth_service::password::Passwords;
+use auth_service::throttle::Throttle;
+use auth_service::users::UserRepository;
+use secrecy::SecretString;
+use serde_json::Value;
+use session_core::settings::PerUser;
+use session_core::token::Origin;
+use session_core::{SessionStore, TokenCodec};
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const SECRET: &str = "sessionctl-test-secret-0123456789abcdef";
+
+pub fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
+}
+
+/// What a run of sessionctl did.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit status 0; the run, for more checks.
+    pub fn ok(self) -> Self {
+        assert!(self.status.success(), "sessionctl failed: {self:#?}");
+        self.sane()
+    }
+
+    /// Asserts a failure with exit status `code` and a message on stderr.
+    pub fn failed(self, code: i32) -> Self {
+        assert_eq!(self.status.code(), Some(code), "{self:#?}");
+        assert!(
+            self.stderr.starts_with("sessionctl: ") || code == 2,
+            "{self:#?}"
+        );
+        self.sane()
+    }
+
+    /// Never a panic, whatever happened.
+    fn sane(self) -> Self {
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.stdout))
+    }
+
+    /// Everything it printed.
+    pub fn printed(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the built sessionctl with `args` and only `envs` (and PATH) in its environment.
+pub async fn sessionctl(args: &[&str], envs: &[(String, String)]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .await
+        .expect("sessionctl runs");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+pub fn pairs(envs: &[(&str, &str)]) -> Vec<(String, String)> {
+    envs.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+pub fn unique_email() -> String {
+    format!("ctl-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A Redis key prefix and a Mongo database of the test's own, the auth-service's
+/// accounts on them, and the `APP__...` variables that point sessionctl at the same.
+pub struct World {
+    pub accounts: Accounts,
+    pub prefix: String,
+    pub envs: Vec<(String, String)>,
+}
+
+impl World {
+    pub async fn new(per_user: PerUser) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = format!("sessionctl:{id}:");
+        let database = format!("sessionctl_{}", &id[..16]);
+        let mut settings = Settings::defaults().unwrap();
+        settings.redis.url = SecretString::from(env("TEST_REDIS_URL"));
+        settings.mongodb.uri = SecretString::from(env("TEST_MONGODB_URI"));
+        settings.mongodb.database = database.clone();
+        settings.session.key_prefix = prefix.clone();
+        settings.session.per_user = per_user;
+        settings.jwt.secret = SecretString::from(SECRET.to_owned());
+        settings.password.bcrypt_cost = 4;
+        let store = SessionStore::new(&settings.redis, &settings.session).unwrap();
+        let codec = Arc::new(TokenCodec::new(&settings.jwt).unwrap());
+        let users = UserRepository::connect(&settings.mongodb).await.unwrap();
+        let passwords = Passwords::new(4, 8).await.unwrap();
+        let throttle = Throttle::new(
+            store.clone(),
+            &prefix,
+            settings.login.clone(),
+            settings.signup.clone(),
+        );
+        let accounts = Accounts::new(users, store, codec, passwords, throttle, false);
+        let mode = match per_user {
+            PerUser::Single => "single",
+            PerUser::Multiple => "multiple",
+        };
+        let envs = pairs(&[
+            ("APP__REDIS__URL", &env("TEST_REDIS_URL")),
+            ("APP__MONGODB__URI", &env("TEST_MONGODB_URI")),
+            ("APP__MONGODB__DATABASE", &database),
+            ("APP__SESSION__KEY_PREFIX", &prefix),
+            ("APP__SESSION__PER_USER", mode),
+            ("APP__JWT__SECRET", SECRET),
+        ]);
+        Self {
+            accounts,
+            prefix,
+            envs,
+        }
+    }
+
+    /// Signs a new user up and logs in `logins` times, each from its own User-Agent:
+    /// (email, user id, session ids in login order).
+    pub async fn user_with_sessions(&self, logins: usize) -> (String, String, Vec<String>) {
+        let email = unique_email();
+        let user = self
+            .accounts
+            .sign_up(&email, PASSWORD.to_owned(), Some("127.0.0.1"))
+            .await
+            .unwrap();
+        let mut sessions = Vec::new();
+        for n in 0..logins {
+            let origin = Origin {
+                ip: Some("192.0.2.7".into()),
+                user_agent: Some(format!("device-{n}")),
+            };
+            let login = self
+                .accounts
+                .log_in(&email, PASSWORD.to_owned(), origin)
+                .await
+                .unwrap();
+            sessions.push(login.session_id);
+            // Sessions are ordered by their creation time in milliseconds.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        (email, user.id.to_hex(), sessions)
+    }
+
+    pub async fn ctl(&self, args: &[&str]) -> Run {
+        sessionctl(args, &self.envs).await
+    }
+}
+
+pub async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(env("TEST_REDIS_URL"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// The keys under `pattern` (SCAN, so it never blocks Redis).
+pub async fn keys(pattern: &str) -> Vec<String> {
+    let mut conn = redis().await;
+    let mut found = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        found.extend(batch);
+        if next == 0 {
+            return found;
+        }
+        cursor = next;
+    }
+}
