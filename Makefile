@@ -44,3 +44,8 @@ soak:
 ## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON in bench/results/
 bench:
 	bash bench/bench.sh
+
+.PHONY: sessionctl
+## sessionctl: build the operator CLI, target/release/sessionctl (see README, "sessionctl")
+sessionctl:
+	cargo build --release -p sessionctl
