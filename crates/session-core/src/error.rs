@@ -47,11 +47,36 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not for this method.
     MethodNotAllowed,
-    /// Anything else.
+    /// Anything else. Keep it the last variant (see [`ErrorCode::ALL`]).
     InternalError,
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (each at the index of its discriminant).
+    pub const ALL: [ErrorCode; 21] = [
+        Self::MissingAuthorization,
+        Self::MissingUserId,
+        Self::InvalidToken,
+        Self::SessionExpired,
+        Self::SessionNotFound,
+        Self::SessionRevoked,
+        Self::InvalidCredentials,
+        Self::InvalidRequest,
+        Self::InvalidEmail,
+        Self::WeakPassword,
+        Self::EmailTaken,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::TooManyRequests,
+        Self::ServiceUnavailable,
+        Self::Forbidden,
+        Self::CsrfFailed,
+        Self::TooManySessions,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::InternalError,
+    ];
+
     /// The snake_case tag sent as `error`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -238,5 +263,19 @@ impl From<TokenError> for AuthError {
                 AuthError::InvalidToken
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn all_lists_every_code_once_in_order() {
+        for (index, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, index, "{code}");
+        }
+        // `InternalError` is declared last: a new code goes before it, and into ALL.
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::InternalError as usize + 1);
     }
 }

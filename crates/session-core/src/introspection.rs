@@ -13,6 +13,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Body of `POST /introspect`: a token, or in seed mode a userId.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IntrospectRequest {
     /// The bearer token to check.
@@ -25,6 +26,7 @@ pub struct IntrospectRequest {
 
 /// Answer of `POST /introspect`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IntrospectResponse {
     /// Whether the session is live.

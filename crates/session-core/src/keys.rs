@@ -13,6 +13,7 @@ use crate::settings::SettingsError;
 
 /// One public key of a JWK Set (RFC 7517, OKP keys of RFC 8037).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// Key type: `OKP`.
     pub kty: String,
@@ -32,6 +33,7 @@ pub struct Jwk {
 
 /// A JWK Set, as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwks {
     /// The keys.
     pub keys: Vec<Jwk>,

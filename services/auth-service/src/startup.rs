@@ -6,6 +6,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
+use session_core::http::openapi::OpenApiDocument;
 use session_core::http::{BoundServer, CookiePolicy, serve};
 use session_core::keys;
 use session_core::settings::JwtAlgorithm;
@@ -111,6 +112,8 @@ impl Application {
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
         let admin = web::Data::new(AdminToken(settings.admin.token.clone()));
+        // Built once: /openapi.json serves these bytes and touches no store.
+        let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
             if let Some(policy) = &cookies {
                 cfg.app_data(policy.clone());
@@ -121,6 +124,7 @@ impl Application {
                 .app_data(admin.clone())
                 .app_data(verifier.clone())
                 .app_data(codec_data.clone())
+                .app_data(openapi.clone())
                 .configure(routes::config);
         })?;
         tracing::info!(port, "auth-service listening");

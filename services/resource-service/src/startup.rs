@@ -8,6 +8,7 @@ use actix_web::web;
 use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
+use session_core::http::openapi::OpenApiDocument;
 use session_core::http::{BoundServer, CookiePolicy, serve};
 use session_core::settings::JwtAlgorithm;
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
@@ -84,12 +85,16 @@ impl Application {
         tracing::info!(mode = ?settings.validation.mode, "session validation");
 
         let validator = web::Data::new(validator);
+        // Built once: /openapi.json serves these bytes and touches no store.
+        let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
         let cookies = CookiePolicy::from_settings(&settings.session.cookie);
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
             if let Some(policy) = &cookies {
                 cfg.app_data(policy.clone());
             }
-            cfg.app_data(validator.clone()).configure(routes::config);
+            cfg.app_data(validator.clone())
+                .app_data(openapi.clone())
+                .configure(routes::config);
         })?;
         tracing::info!(port, "resource-service listening");
         Ok(Self { port, server })

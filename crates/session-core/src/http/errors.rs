@@ -16,8 +16,10 @@ const REALM_INVALID: &str = "Bearer realm=\"session-store\", error=\"invalid_tok
 
 /// The contract's error body.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody<'a> {
     /// The snake_case code.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::error::ErrorCode))]
     pub error: &'a str,
     /// A human sentence.
     pub message: &'a str,

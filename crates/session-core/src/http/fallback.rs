@@ -27,3 +27,33 @@ pub fn resource(path: &str) -> actix_web::Resource {
         .app_data(RouteLabel(path.into()))
         .default_service(web::to(method_not_allowed))
 }
+
+/// Declares a service's routes once, as `path => { method => handler, ... }` (each
+/// path one [`resource`], so its other methods answer 405). Expands to `config`, which
+/// mounts them, and `ROUTES`, every `(method, path)` that `config` mounts, so checks
+/// such as "every route is in the OpenAPI document" read the same list the server
+/// serves.
+///
+/// ```ignore
+/// session_core::routes! {
+///     /// Mounts every route of the service.
+///     "/me" => { get => me::me },
+/// }
+/// ```
+#[macro_export]
+macro_rules! routes {
+    ($(#[$meta:meta])* $($path:literal => { $($method:ident => $handler:expr),+ $(,)? }),+ $(,)?) => {
+        $(#[$meta])*
+        pub fn config(cfg: &mut ::actix_web::web::ServiceConfig) {
+            $(
+                cfg.service(
+                    $crate::http::resource($path)
+                        $(.route(::actix_web::web::$method().to($handler)))+
+                );
+            )+
+        }
+
+        /// Every route `config` mounts: (lowercase method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),+];
+    };
+}

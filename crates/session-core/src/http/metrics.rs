@@ -60,6 +60,20 @@ pub fn enabled() -> bool {
 }
 
 /// `GET /metrics`.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = "/metrics",
+    tag = super::openapi::OPERATIONS_TAG,
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    description = "The service's metrics in Prometheus text format (`http_requests_total`, `http_request_duration_seconds`, `session_validations_total`, ...). A scrape renders what is in memory: it costs no Redis or MongoDB call. With `metrics.enabled = false` the path is `404 not_found`.",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain", body = String,
+            headers(("Cache-Control" = String, description = "`no-store`.")),
+            example = "# TYPE http_requests_total counter\nhttp_requests_total{service=\"auth-service\",route=\"/login\",method=\"POST\",status=\"200\"} 1\n"),
+        super::openapi::MetricsDisabled,
+    )
+))]
 pub async fn render() -> HttpResponse {
     match HANDLE.get() {
         Some(handle) => HttpResponse::Ok()

@@ -1,8 +1,9 @@
 //! actix-web integration, a file per concern: the contract's error bodies
 //! ([`errors`]), request ids and the access log ([`request_id`]), the [`Session`]
 //! extractor ([`extractor`]), body limits ([`body`]), slow clients ([`deadline`]), the shared server builder
-//! ([`server`]), health answers ([`health`]), `/metrics` ([`metrics`]) and the 404/405
-//! fallbacks ([`fallback`]).
+//! ([`server`]), health answers ([`health`]), `/metrics` ([`metrics`]), the 404/405
+//! fallbacks ([`fallback`]) and, with the `openapi` feature, what the services' OpenAPI
+//! documents share and `/openapi.json` (`openapi`).
 //!
 //! [`Session`]: crate::Session
 
@@ -15,6 +16,8 @@ pub mod extractor;
 pub mod fallback;
 pub mod health;
 pub mod metrics;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod request_id;
 pub mod server;
 

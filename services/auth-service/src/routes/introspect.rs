@@ -5,38 +5,53 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
 use session_core::introspection::{IntrospectRequest, IntrospectResponse};
-use session_core::{Credential, ErrorCode, Session};
+use session_core::{Credential, ErrorCode, Session, error_responses};
 
 use super::callers::InternalCaller;
+use super::openapi::IntrospectAnswer;
 use crate::accounts::{Accounts, Introspection};
 use crate::error::ApiError;
 
 /// RFC 7662 §2.1: `token`, and an optional `token_type_hint` (read, not needed: every
 /// token here is an access token).
-#[derive(Deserialize)]
-struct FormRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = IntrospectForm)]
+pub(super) struct FormRequest {
+    /// The token to check (required, not empty).
+    #[schema(required = true)]
     token: Option<String>,
+    /// Accepted and ignored: every token here is an access token.
     #[serde(default)]
     #[allow(dead_code)]
     token_type_hint: Option<String>,
 }
 
-/// RFC 7662 §2.2's fields, then ours.
-#[derive(Serialize)]
-struct FormResponse {
+/// RFC 7662 §2.2's fields, then ours; only `active` when the token is no live session.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IntrospectFormResponse)]
+pub(super) struct FormResponse {
+    /// Whether the token is a live session.
     active: bool,
+    /// The user's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
+    /// The token's `exp` (seconds since the Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
+    /// The token's `iat` (seconds since the Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<i64>,
+    /// `Bearer`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     token_type: Option<&'static str>,
+    /// The user's id.
     #[serde(rename = "userId", skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
+    /// The session's id.
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
+    /// The user's email.
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
 }
@@ -69,7 +84,40 @@ impl FormResponse {
     }
 }
 
+error_responses!(
+    /// What `POST /introspect` refuses with: a caller without the internal token, a
+    /// body it cannot read.
+    IntrospectErrors: MissingAuthorization, MissingUserId, InvalidToken, InvalidRequest,
+        UnsupportedMediaType, PayloadTooLarge, ServiceUnavailable
+);
+
 /// `POST /introspect`: whether the body's token (or seed-mode userId) is a live session.
+#[utoipa::path(
+    post,
+    path = "/introspect",
+    tag = "services",
+    operation_id = "introspect",
+    summary = "Is this token a live session?",
+    description = "For the other services (`validation.mode = remote`): whether a token is a live session, answered from Redis. JSON in, JSON out; or RFC 7662: a form-encoded `token=` (optional `token_type_hint`) gets the RFC's fields plus ours. The caller presents `internal.token` as its bearer credential, checked before the body is read. Counts as use of the session (idle deadline). In seed mode the JSON body may name a `userId` instead of a `token`.",
+    request_body(content(
+        (IntrospectRequest = "application/json",
+            example = json!({"token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NWYxIn0.c2lnbmF0dXJl"})),
+        (FormRequest = "application/x-www-form-urlencoded"),
+    )),
+    security(("internalToken" = [])),
+    responses(
+        (status = 200, description = "The answer: `active` and, when true, who and until when.",
+            headers(("Cache-Control" = String, description = "`no-store`.")),
+            content(
+                (IntrospectAnswer = "application/json", examples(
+                    ("active" = (value = json!({"active": true, "userId": "65f1c0ffee65f1c0ffee0001", "sessionId": "q1w2e3r4t5y6u7i8o9p0aZ", "email": "ada@example.com", "iat": 1767322800, "exp": 1767366000}))),
+                    ("active (RFC 7662)" = (value = json!({"active": true, "sub": "65f1c0ffee65f1c0ffee0001", "exp": 1767366000, "iat": 1767322800, "token_type": "Bearer", "userId": "65f1c0ffee65f1c0ffee0001", "sessionId": "q1w2e3r4t5y6u7i8o9p0aZ", "email": "ada@example.com"}))),
+                    ("inactive" = (value = json!({"active": false}))),
+                )),
+            )),
+        IntrospectErrors,
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(
     _caller: InternalCaller,

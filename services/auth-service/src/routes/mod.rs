@@ -1,10 +1,12 @@
 //! HTTP routes: thin handlers that extract, call one domain function and map the result.
+//! [`openapi`] describes them all, from the annotations on the handlers.
 
 mod account;
 mod callers;
 mod health;
 mod introspect;
 mod jwks;
+pub mod openapi;
 mod pages;
 mod sessions;
 mod verify;
@@ -13,36 +15,31 @@ pub use account::Credentials;
 pub use callers::{AdminToken, InternalToken};
 pub use verify::Verifier;
 
-use actix_web::web;
-use session_core::http::resource;
-
-/// Mounts every route of the auth-service.
-pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/").route(web::get().to(pages::index)))
-        .service(resource("/account").route(web::get().to(pages::account)))
-        .service(resource("/assets/app.css").route(web::get().to(pages::style)))
-        .service(resource("/assets/app.js").route(web::get().to(pages::script)))
-        .service(resource("/signup").route(web::post().to(account::sign_up)))
-        .service(resource("/login").route(web::post().to(account::log_in)))
-        .service(resource("/logout").route(web::post().to(account::log_out)))
-        .service(resource("/session").route(web::get().to(account::session)))
-        .service(resource("/session/refresh").route(web::post().to(account::refresh)))
-        .service(resource("/sessions").route(web::get().to(sessions::list)))
-        .service(resource("/sessions/{session_id}").route(web::delete().to(sessions::end_one)))
-        .service(resource("/logout/others").route(web::post().to(sessions::log_out_others)))
-        .service(resource("/logout/all").route(web::post().to(sessions::log_out_all)))
-        .service(resource("/password").route(web::post().to(sessions::change_password)))
-        .service(
-            resource("/admin/users/{user_id}/sessions")
-                .route(web::get().to(sessions::admin_list))
-                .route(web::delete().to(sessions::admin_end)),
-        )
-        .service(
-            resource("/admin/users/{user_id}").route(web::delete().to(sessions::admin_delete_user)),
-        )
-        .service(resource("/introspect").route(web::post().to(introspect::introspect)))
-        .service(resource("/verify").route(web::get().to(verify::verify)))
-        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
-        .service(resource("/health/live").route(web::get().to(session_core::http::live)))
-        .service(resource("/health/ready").route(web::get().to(health::ready)));
+session_core::routes! {
+    /// Mounts every route of the auth-service (`/metrics` is the shared server's).
+    "/" => { get => pages::index },
+    "/account" => { get => pages::account },
+    "/assets/app.css" => { get => pages::style },
+    "/assets/app.js" => { get => pages::script },
+    "/signup" => { post => account::sign_up },
+    "/login" => { post => account::log_in },
+    "/logout" => { post => account::log_out },
+    "/session" => { get => account::session },
+    "/session/refresh" => { post => account::refresh },
+    "/sessions" => { get => sessions::list },
+    "/sessions/{session_id}" => { delete => sessions::end_one },
+    "/logout/others" => { post => sessions::log_out_others },
+    "/logout/all" => { post => sessions::log_out_all },
+    "/password" => { post => sessions::change_password },
+    "/admin/users/{user_id}/sessions" => {
+        get => sessions::admin_list,
+        delete => sessions::admin_end,
+    },
+    "/admin/users/{user_id}" => { delete => sessions::admin_delete_user },
+    "/introspect" => { post => introspect::introspect },
+    "/verify" => { get => verify::verify },
+    "/.well-known/jwks.json" => { get => jwks::jwks },
+    "/health/live" => { get => session_core::http::live },
+    "/health/ready" => { get => health::ready },
+    "/openapi.json" => { get => session_core::http::openapi::serve },
 }

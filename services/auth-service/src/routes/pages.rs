@@ -47,6 +47,24 @@ fn see_other(to: &'static str) -> HttpResponse {
 }
 
 /// `GET /`: sign in and sign up; a signed-in visitor goes to `/account`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "pages",
+    operation_id = "indexPage",
+    summary = "Sign-in and sign-up page",
+    description = "The page people sign in and sign up with; a visitor whose session cookie is live goes to `/account`.",
+    security((), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String,
+            headers(
+                ("Content-Security-Policy" = String, description = "Scripts, styles and everything else from this origin only; no inline script, no frames."),
+                ("Cache-Control" = String, description = "`no-store`."),
+            )),
+        (status = 303, description = "Signed in: see `/account`.",
+            headers(("Location" = String, description = "`/account`."))),
+    )
+)]
 pub async fn index(req: HttpRequest) -> HttpResponse {
     if signed_in(&req).await {
         see_other("/account")
@@ -56,6 +74,24 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /account`: the signed-in person's sessions; anyone else goes to `/`.
+#[utoipa::path(
+    get,
+    path = "/account",
+    tag = "pages",
+    operation_id = "accountPage",
+    summary = "Account page",
+    description = "Who is signed in, this browser's session, the user's sessions with \"sign out\" for each, \"sign out everywhere else\", \"sign out\" and a change-password form. A visitor without a live session cookie goes to `/`.",
+    security((), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String,
+            headers(
+                ("Content-Security-Policy" = String, description = "Scripts, styles and everything else from this origin only; no inline script, no frames."),
+                ("Cache-Control" = String, description = "`no-store`."),
+            )),
+        (status = 303, description = "Not signed in: see `/`.",
+            headers(("Location" = String, description = "`/`."))),
+    )
+)]
 pub async fn account(req: HttpRequest) -> HttpResponse {
     if signed_in(&req).await {
         page(ACCOUNT)
@@ -73,11 +109,27 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 /// `GET /assets/app.css`.
+#[utoipa::path(
+    get,
+    path = "/assets/app.css",
+    tag = "pages",
+    operation_id = "pageStyle",
+    summary = "The pages' style sheet",
+    responses((status = 200, description = "The style sheet.", content_type = "text/css; charset=utf-8", body = String)),
+)]
 pub async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
 /// `GET /assets/app.js`.
+#[utoipa::path(
+    get,
+    path = "/assets/app.js",
+    tag = "pages",
+    operation_id = "pageScript",
+    summary = "The pages' script",
+    responses((status = 200, description = "The script.", content_type = "text/javascript; charset=utf-8", body = String)),
+)]
 pub async fn script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }

@@ -12,19 +12,28 @@ use serde::Serialize;
 use session_core::http::cookie::{Source, check_csrf, session_credential};
 use session_core::http::error_response;
 use session_core::session::rfc3339;
-use session_core::{AuthError, LocalValidator};
+use session_core::{AuthError, LocalValidator, error_responses};
 
 /// The validator `/verify` uses: straight from Redis, or through the validation cache
 /// when `validation.cache` is on. A bare userId is never a credential here.
 #[derive(Clone)]
 pub struct Verifier(pub LocalValidator);
 
-#[derive(Serialize)]
+/// Who the session belongs to, for a gateway.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Verified {
+    /// The user's id (24 lowercase hex characters).
+    #[schema(pattern = "^[0-9a-f]{24}$", example = "65f1c0ffee65f1c0ffee0001")]
     user_id: String,
+    /// The session's id (22 URL-safe base64 characters).
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$", example = "q1w2e3r4t5y6u7i8o9p0aZ")]
     session_id: String,
+    /// The user's email.
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// When the session ends if nothing more happens (RFC 3339, UTC).
+    #[schema(format = DateTime, example = "2026-01-02T15:04:05Z")]
     expires_at: String,
 }
 
@@ -33,7 +42,37 @@ static USER_EMAIL: HeaderName = HeaderName::from_static("x-user-email");
 static SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
 static AUTH_ERROR: HeaderName = HeaderName::from_static("x-auth-error");
 
+error_responses!(
+    /// What `GET /verify` refuses with; each refusal also names its code in
+    /// `X-Auth-Error`.
+    VerifyErrors: MissingAuthorization, MissingUserId, InvalidToken, SessionExpired,
+        SessionNotFound, SessionRevoked, CsrfFailed, ServiceUnavailable
+);
+
 /// `GET /verify`.
+#[utoipa::path(
+    get,
+    path = "/verify",
+    tag = "services",
+    operation_id = "verify",
+    summary = "Gateway check",
+    description = "For gateways that ask an auth endpoint before forwarding (nginx `auth_request`, Traefik ForwardAuth, Envoy `ext_authz` over HTTP): `200` lets the request through and names the user in `X-User-Id`, `X-User-Email` and `X-Session-Id`; anything else stops it, and names its code in `X-Auth-Error` too (a gateway sees headers, not bodies). A bare userId is never a credential here. A cookie-authenticated request is CSRF-checked for the method in `X-Original-Method`. A gateway must overwrite the three identity headers on the way in, whatever the client sent.",
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "The method of the request the gateway holds (default: this request's); a cookie-authenticated `POST`, `PUT`, `PATCH` or `DELETE` needs `X-CSRF-Token`.", example = "POST"),
+        super::openapi::CsrfHeader,
+    ),
+    security(("sessionBearer" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "A live session: let the request through.", body = Verified,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`."),
+                ("X-User-Id" = String, description = "The user's id."),
+                ("X-User-Email" = String, description = "The user's email (UTF-8 bytes)."),
+                ("X-Session-Id" = String, description = "The session's id."),
+            )),
+        VerifyErrors,
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResponse {
     let checked = match session_credential(&req, false) {

@@ -11,5 +11,6 @@ mod helpers;
 mod introspect;
 mod login;
 mod logout;
+mod openapi;
 mod signup;
 mod throttle;

@@ -5,6 +5,15 @@ use session_core::SessionValidator;
 use session_core::http::readiness;
 
 /// Ready when Redis answers, or the auth-service in remote mode.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    operation_id = "ready",
+    summary = "Readiness",
+    description = "`200` when what validation needs answers: Redis (`redis`), or in remote mode the auth-service (`authService`); else `503`. The body gives its state.",
+    responses(super::openapi::Readiness)
+)]
 pub async fn ready(validator: web::Data<SessionValidator>) -> HttpResponse {
     match validator.get_ref() {
         SessionValidator::Local(local) => {

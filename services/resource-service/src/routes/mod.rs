@@ -1,14 +1,14 @@
-//! HTTP routes: thin handlers over the session extractor.
+//! HTTP routes: thin handlers over the session extractor. [`openapi`] describes them
+//! all, from the annotations on the handlers.
 
 mod health;
 mod me;
+pub mod openapi;
 
-use actix_web::web;
-use session_core::http::resource;
-
-/// Mounts every route of the resource-service.
-pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/me").route(web::get().to(me::me)))
-        .service(resource("/health/live").route(web::get().to(session_core::http::live)))
-        .service(resource("/health/ready").route(web::get().to(health::ready)));
+session_core::routes! {
+    /// Mounts every route of the resource-service (`/metrics` is the shared server's).
+    "/me" => { get => me::me },
+    "/health/live" => { get => session_core::http::live },
+    "/health/ready" => { get => health::ready },
+    "/openapi.json" => { get => session_core::http::openapi::serve },
 }

@@ -1,0 +1,150 @@
+//! The auth-service's OpenAPI 3.1 document, generated from the `#[utoipa::path]`
+//! annotations on the handlers and the schemas of their bodies; `GET /openapi.json`
+//! serves it (built once at start). A copy is committed as
+//! `docs/openapi/auth-service.json`, and the tests fail when it differs.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use session_core::http::openapi::{
+    ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete, readiness_responses,
+};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr, Required};
+use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToSchema};
+
+use super::{account, health, introspect, jwks, pages, sessions, verify};
+
+/// The optional `X-CSRF-Token` header of the unsafe operations a cookie may authenticate.
+pub(crate) struct CsrfHeader;
+
+impl IntoParams for CsrfHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("X-CSRF-Token")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(session_core::http::openapi::CSRF_HEADER_DOC))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        ]
+    }
+}
+
+/// `POST /introspect`'s answer: ours for a JSON request, RFC 7662's (plus ours) for a
+/// form.
+pub(crate) struct IntrospectAnswer;
+
+impl PartialSchema for IntrospectAnswer {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(
+                session_core::introspection::IntrospectResponse::name(),
+            ))
+            .item(Ref::from_schema_name(introspect::FormResponse::name()))
+            .description(Some(
+                "A JSON request gets `IntrospectResponse`; a form-encoded one (RFC 7662) `IntrospectFormResponse`. Either way only `active` when the token is no live session.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for IntrospectAnswer {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("IntrospectAnswer")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (
+                session_core::introspection::IntrospectResponse::name(),
+                session_core::introspection::IntrospectResponse::schema(),
+            ),
+            (
+                introspect::FormResponse::name(),
+                introspect::FormResponse::schema(),
+            ),
+        ] {
+            schemas.push((name.into_owned(), schema));
+        }
+    }
+}
+
+/// `GET /health/ready`'s answers: Redis and MongoDB.
+pub(crate) struct Readiness;
+
+impl IntoResponses for Readiness {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        readiness_responses(&["redis", "mongodb"])
+    }
+}
+
+/// The security schemes, the shared headers and the `500` of every operation.
+struct Contract;
+
+impl utoipa::Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        complete(
+            openapi,
+            &[SESSION_BEARER, SESSION_COOKIE, INTERNAL_TOKEN, ADMIN_TOKEN],
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "session-store auth-service",
+        description = "Sign-up and login against MongoDB, sessions in Redis: the API and operations contract of the auth-service. Every body is JSON unless said otherwise; times are RFC 3339 UTC strings. Every error is `{\"error\": \"<code>\", \"message\": \"<sentence>\"}` with `Cache-Control: no-store`; every `401` carries `WWW-Authenticate`, every `429` and `503` `Retry-After`. A body over 16 KiB is `413 payload_too_large`; a known path asked with another method is `405 method_not_allowed`, an unknown path `404 not_found`. A request whose head or body does not arrive within `server.request_timeout_ms` is `408`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        account::sign_up,
+        account::log_in,
+        account::log_out,
+        account::session,
+        account::refresh,
+        sessions::list,
+        sessions::end_one,
+        sessions::log_out_others,
+        sessions::log_out_all,
+        sessions::change_password,
+        sessions::admin_list,
+        sessions::admin_end,
+        sessions::admin_delete_user,
+        introspect::introspect,
+        verify::verify,
+        jwks::jwks,
+        pages::index,
+        pages::account,
+        pages::style,
+        pages::script,
+        session_core::http::health::live,
+        health::ready,
+        session_core::http::metrics::render,
+        session_core::http::openapi::serve,
+    ),
+    components(schemas(
+        session_core::http::ErrorBody,
+        session_core::ErrorCode,
+        session_core::http::openapi::Readiness,
+    )),
+    modifiers(&Contract),
+    tags(
+        (name = "account", description = "Sign-up, login, logout, the presented session, the password."),
+        (name = "sessions", description = "A user's sessions: list, refresh, end."),
+        (name = "admin", description = "Any user's sessions, for operators holding `admin.token`."),
+        (name = "services", description = "For other services and gateways: introspection, `/verify`, the JWK Set."),
+        (name = "pages", description = "The web pages people use in a browser."),
+        (name = "operations", description = "Health, metrics and this document."),
+    )
+)]
+struct ApiDoc;
+
+/// The auth-service's OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

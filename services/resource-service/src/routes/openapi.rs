@@ -1,0 +1,63 @@
+//! The resource-service's OpenAPI 3.1 document, generated from the `#[utoipa::path]`
+//! annotations on the handlers and the schemas of their bodies; `GET /openapi.json`
+//! serves it (built once at start). A copy is committed as
+//! `docs/openapi/resource-service.json`, and the tests fail when it differs.
+
+use std::collections::BTreeMap;
+
+use session_core::http::openapi::{SESSION_BEARER, SESSION_COOKIE, complete, readiness_responses};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::response::Response;
+use utoipa::{IntoResponses, OpenApi};
+
+use super::{health, me};
+
+/// `GET /health/ready`'s answers: Redis, or the auth-service in remote mode.
+pub(crate) struct Readiness;
+
+impl IntoResponses for Readiness {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        readiness_responses(&["redis"])
+    }
+}
+
+/// The security schemes, the shared headers and the `500` of every operation.
+struct Contract;
+
+impl utoipa::Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        complete(openapi, &[SESSION_BEARER, SESSION_COOKIE]);
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "session-store resource-service",
+        description = "A protected API that trusts the session and nothing else: the API and operations contract of the resource-service. Sessions are validated against Redis or, with `validation.mode = remote`, by the auth-service. Every error is `{\"error\": \"<code>\", \"message\": \"<sentence>\"}` with `Cache-Control: no-store`; every `401` carries `WWW-Authenticate`, every `503` `Retry-After`. A known path asked with another method is `405 method_not_allowed`, an unknown path `404 not_found`. A request whose head does not arrive within `server.request_timeout_ms` is `408`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        me::me,
+        session_core::http::health::live,
+        health::ready,
+        session_core::http::metrics::render,
+        session_core::http::openapi::serve,
+    ),
+    components(schemas(
+        session_core::http::ErrorBody,
+        session_core::ErrorCode,
+        session_core::http::openapi::Readiness,
+    )),
+    modifiers(&Contract),
+    tags(
+        (name = "resource", description = "The protected API."),
+        (name = "operations", description = "Health, metrics and this document."),
+    )
+)]
+struct ApiDoc;
+
+/// The resource-service's OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

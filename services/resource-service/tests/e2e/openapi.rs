@@ -1,0 +1,108 @@
+//! The OpenAPI document: generated from the code, equal to the committed copy, valid
+//! OpenAPI 3.1, naming every route the service mounts, served while Redis is down.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use resource_service::routes::{ROUTES, openapi::document};
+use serde_json::Value;
+use session_core::http::openapi::{OpenApiDocument, SERVER_ROUTES, operations, template};
+
+use crate::helpers::{Options, Service, TempDir, client_builder, free_port, stack};
+
+const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p resource-service --test e2e openapi_document_matches_the_committed_copy";
+
+fn committed_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/resource-service.json")
+}
+
+fn generated() -> Vec<u8> {
+    OpenApiDocument::new(&document())
+        .expect("the document serialises")
+        .bytes()
+        .to_vec()
+}
+
+#[test]
+fn openapi_document_matches_the_committed_copy() {
+    session_core::http::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
+}
+
+#[test]
+fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
+    let document: Value = serde_json::from_slice(&generated()).unwrap();
+    session_core::http::openapi::check_document(&document);
+    let mounted: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .chain(SERVER_ROUTES)
+        .map(|(method, path)| ((*method).to_owned(), template(path)))
+        .collect();
+    assert_eq!(
+        operations(&document),
+        mounted,
+        "the document's operations are not the routes the service mounts"
+    );
+}
+
+#[tokio::test]
+async fn openapi_json_answers_while_redis_is_down() {
+    let dir = TempDir::new("openapi");
+    let closed = free_port();
+    let service = Service::start(
+        "resource-service",
+        free_port(),
+        vec![
+            (
+                "APP__REDIS__URL".to_owned(),
+                format!("redis://127.0.0.1:{closed}"),
+            ),
+            ("APP__REDIS__TIMEOUT_MS".to_owned(), "300".to_owned()),
+        ],
+        dir.path().join("resource.log"),
+    )
+    .await;
+    let client = client_builder().build().unwrap();
+    // Redis really is down for this instance.
+    let ready = client
+        .get(service.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let started = std::time::Instant::now();
+    let res = client
+        .get(service.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(300));
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    // The binary serves what the code generates (and so the committed copy).
+    assert_eq!(res.bytes().await.unwrap().as_ref(), generated().as_slice());
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let s = stack(Options::default()).await;
+    let document: Value = serde_json::from_slice(&generated()).unwrap();
+    for (method, path) in operations(&document) {
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let res = s
+            .client
+            .request(method.clone(), s.resource.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !matches!(
+                res.status(),
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ),
+            "{method} {path}: {}",
+            res.status()
+        );
+    }
+}
