@@ -37,6 +37,7 @@ use metrics::Counter;
 use quick_cache::sync::Cache;
 
 use crate::session::now_secs;
+use crate::store::SessionStore;
 use crate::token::Claims;
 
 /// A cached session: its claims and when it ends if unused (at most `exp`).
@@ -223,18 +224,34 @@ impl ValidationCache {
     }
 }
 
-/// Keeps the cache subscribed to `channel` on the Redis at `client`, reconnecting
-/// after a loss; runs until the process ends.
+/// What the auth-service publishes on the invalidation channel, several times a
+/// second, so that listeners know the channel carries messages end to end (a user id
+/// is a hex ObjectId, never this).
+pub const BEAT: &str = "!beat";
+
+/// How often the auth-service publishes [`BEAT`].
+pub const BEAT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Keeps `cache` tied to the invalidation channel: subscribes (through `store`'s
+/// topology: the server, a cluster node, or the master Sentinel names), serves only
+/// while messages arrive. The cache goes live on the first message heard and stops
+/// serving (everything forgotten) when the connection fails, a PING fails, or nothing
+/// (not even a [`BEAT`]) was heard for `heartbeat`: a subscription that still
+/// answers PING but no longer receives (a node cut off from the cluster bus, a
+/// replica link down) must not leave revoked sessions served.
 pub fn spawn_listener(
     cache: Arc<ValidationCache>,
-    client: redis::Client,
+    store: SessionStore,
     channel: String,
     heartbeat: Duration,
 ) -> tokio::task::JoinHandle<()> {
+    // A beat is published every BEAT_INTERVAL; allow a few to go missing.
+    let silence = heartbeat.max(BEAT_INTERVAL * 3);
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
+        let mut attempt = 0usize;
         loop {
-            match listen(&cache, &client, &channel, heartbeat).await {
+            match listen(&cache, &store, attempt, &channel, heartbeat, silence).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(reason) => {
                     tracing::warn!(reason, "validation cache off: invalidation channel lost");
@@ -242,6 +259,7 @@ pub fn spawn_listener(
                 }
             }
             cache.drop_all();
+            attempt = attempt.wrapping_add(1);
             tokio::time::sleep(backoff).await;
         }
     })
@@ -249,11 +267,13 @@ pub fn spawn_listener(
 
 async fn listen(
     cache: &ValidationCache,
-    client: &redis::Client,
+    store: &SessionStore,
+    attempt: usize,
     channel: &str,
     heartbeat: Duration,
+    silence: Duration,
 ) -> Result<(), &'static str> {
-    let pubsub = tokio::time::timeout(heartbeat, client.get_async_pubsub())
+    let pubsub = tokio::time::timeout(heartbeat.max(Duration::from_secs(1)), store.pubsub(attempt))
         .await
         .map_err(|_| "connect timed out")?
         .map_err(|_| "connect failed")?;
@@ -262,17 +282,31 @@ async fn listen(
         .await
         .map_err(|_| "subscribe timed out")?
         .map_err(|_| "subscribe refused")?;
-    cache.go_live();
-    tracing::info!(channel, "validation cache on");
-    let mut ticker = tokio::time::interval(heartbeat);
+    tracing::info!(
+        channel,
+        "validation cache listening; on at the first message heard"
+    );
+    let mut live = false;
+    let mut heard = tokio::time::Instant::now();
+    let mut ticker =
+        tokio::time::interval(heartbeat.min(silence / 2).max(Duration::from_millis(10)));
     ticker.tick().await;
     loop {
         tokio::select! {
             message = stream.next() => match message {
-                Some(message) => match message.get_payload::<String>() {
-                    Ok(user_id) => cache.invalidate(&user_id),
-                    Err(_) => cache.forget_all(),
-                },
+                Some(message) => {
+                    heard = tokio::time::Instant::now();
+                    match message.get_payload::<String>() {
+                        Ok(payload) if payload == BEAT => {}
+                        Ok(user_id) => cache.invalidate(&user_id),
+                        Err(_) => cache.forget_all(),
+                    }
+                    if !live {
+                        cache.go_live();
+                        live = true;
+                        tracing::info!(channel, "validation cache on");
+                    }
+                }
                 None => return Err("subscription closed"),
             },
             _ = ticker.tick() => {
@@ -280,9 +314,30 @@ async fn listen(
                     Ok(Ok(_)) => {}
                     _ => return Err("heartbeat failed"),
                 }
+                if live && heard.elapsed() > silence {
+                    cache.drop_all();
+                    live = false;
+                    tracing::warn!(
+                        channel,
+                        silent_ms = heard.elapsed().as_millis() as u64,
+                        "validation cache off: nothing heard on the invalidation channel (is an auth-service publishing?)"
+                    );
+                }
             }
         }
     }
+}
+
+/// Publishes [`BEAT`] on `channel` every [`BEAT_INTERVAL`] through `store`, for the
+/// listeners' end-to-end heartbeat (the auth-service runs it).
+pub fn spawn_beat(store: SessionStore, channel: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(BEAT_INTERVAL);
+        loop {
+            ticker.tick().await;
+            store.publish_quietly(&channel, BEAT).await;
+        }
+    })
 }
 
 #[cfg(test)]

@@ -85,8 +85,38 @@ pub struct MetricsSettings {
 /// Where the Redis session store lives and how long a call may take.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
-    /// `redis://[user:password@]host:port[/db]`; secret because it may carry a password.
+    /// `standalone` (default), `cluster` or `sentinel`.
+    #[serde(default)]
+    pub mode: RedisMode,
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS); secret
+    /// because it may carry a password. Standalone: the server. Sentinel: the
+    /// credentials, TLS and database for the master (its host is not used).
     pub url: SecretString,
+    /// Cluster: comma-separated seed URLs (`redis://` or `rediss://`, with the
+    /// credentials); secret because they may carry a password.
+    #[serde(default)]
+    pub nodes: Option<SecretString>,
+    /// Sentinel: comma-separated sentinel URLs (`redis://host:26379`).
+    #[serde(default)]
+    pub sentinels: Option<String>,
+    /// Sentinel: the name the sentinels monitor the master under.
+    #[serde(default)]
+    pub master_name: Option<String>,
+    /// Sentinel: the ACL user to log in to the sentinels with.
+    #[serde(default)]
+    pub sentinel_username: Option<String>,
+    /// Sentinel: that user's password.
+    #[serde(default)]
+    pub sentinel_password: Option<SecretString>,
+    /// A CA bundle (PEM) to trust for `rediss://`, besides the system's.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
+    /// Skip verifying the server's certificate (refused in production).
+    #[serde(default)]
+    pub tls_insecure: bool,
+    /// After creating or ending a session, wait for this many replicas to acknowledge.
+    #[serde(default)]
+    pub wait_replicas: u32,
     /// Upper bound for every Redis call, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -160,6 +190,19 @@ fn default_cookie_name() -> String {
 
 fn default_max_per_user() -> u32 {
     10
+}
+
+/// How the services reach Redis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisMode {
+    /// One server (`redis.url`).
+    #[default]
+    Standalone,
+    /// A Redis Cluster (`redis.nodes`).
+    Cluster,
+    /// A master found through Sentinel (`redis.sentinels`, `redis.master_name`).
+    Sentinel,
 }
 
 /// How many sessions a user holds.
@@ -326,6 +369,15 @@ pub const KNOWN_KEYS: &[&str] = &[
     "redis.url",
     "redis.timeout_ms",
     "redis.pool_size",
+    "redis.mode",
+    "redis.nodes",
+    "redis.sentinels",
+    "redis.master_name",
+    "redis.sentinel_username",
+    "redis.sentinel_password",
+    "redis.tls_ca_file",
+    "redis.tls_insecure",
+    "redis.wait_replicas",
     "mongodb.uri",
     "mongodb.database",
     "mongodb.timeout_ms",
@@ -545,6 +597,51 @@ impl JwtSettings {
                 });
             }
             check_secret("jwt.secret", secret, production)?;
+        }
+        Ok(())
+    }
+}
+
+impl RedisSettings {
+    /// Refuses a mode without the keys it needs, and `tls_insecure` in production.
+    pub fn check(&self, production: bool) -> Result<(), SettingsError> {
+        let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
+        match self.mode {
+            RedisMode::Standalone => {}
+            RedisMode::Cluster => {
+                if blank(self.nodes.as_ref().map(|n| n.expose_secret())) {
+                    return Err(SettingsError::Missing {
+                        key: "redis.nodes",
+                        needed_by: "redis.mode = cluster",
+                    });
+                }
+            }
+            RedisMode::Sentinel => {
+                if blank(self.sentinels.as_deref()) {
+                    return Err(SettingsError::Missing {
+                        key: "redis.sentinels",
+                        needed_by: "redis.mode = sentinel",
+                    });
+                }
+                if blank(self.master_name.as_deref()) {
+                    return Err(SettingsError::Missing {
+                        key: "redis.master_name",
+                        needed_by: "redis.mode = sentinel",
+                    });
+                }
+            }
+        }
+        if production && self.tls_insecure {
+            return Err(SettingsError::Conflict {
+                key: "redis.tls_insecure",
+                other: "APP_ENV=production (an unverified certificate lets anyone in the path read every session)",
+            });
+        }
+        if self.wait_replicas > 16 {
+            return Err(SettingsError::OutOfRange {
+                key: "redis.wait_replicas",
+                allowed: "between 0 and 16",
+            });
         }
         Ok(())
     }

@@ -184,6 +184,7 @@ impl Settings {
         }
         self.session.check()?;
         self.session.check_seed_mode(production)?;
+        self.redis.check(production)?;
         if !(4..=31).contains(&self.password.bcrypt_cost) {
             return Err(SettingsError::OutOfRange {
                 key: "password.bcrypt_cost",

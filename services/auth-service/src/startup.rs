@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::web;
-use secrecy::ExposeSecret;
-use session_core::cache::{ValidationCache, spawn_listener};
+use session_core::cache::{ValidationCache, spawn_beat, spawn_listener};
 use session_core::http::openapi::OpenApiDocument;
 use session_core::http::{BoundServer, CookiePolicy, serve};
 use session_core::keys;
@@ -86,6 +85,11 @@ impl Application {
             settings.session.accept_user_id_header,
         ));
 
+        // The beat every validation cache listens for (its end-to-end heartbeat).
+        spawn_beat(
+            accounts.store().clone(),
+            accounts.store().invalidation_channel().to_owned(),
+        );
         let mut verifier =
             LocalValidator::new(codec_for_jwks.clone(), accounts.store().clone(), false);
         if settings.validation.cache {
@@ -94,11 +98,9 @@ impl Application {
                     std::time::Duration::from_millis(settings.validation.cache_max_age_ms.max(1)),
                 ),
             );
-            let client = redis::Client::open(settings.redis.url.expose_secret())
-                .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;
             spawn_listener(
                 cache.clone(),
-                client,
+                accounts.store().clone(),
                 accounts.store().invalidation_channel().to_owned(),
                 std::time::Duration::from_millis(settings.validation.cache_heartbeat_ms.max(10)),
             );

@@ -119,6 +119,7 @@ impl Settings {
     pub fn check(&self, production: bool) -> Result<(), SettingsError> {
         self.session.check()?;
         self.session.check_seed_mode(production)?;
+        self.redis.check(production)?;
         match self.validation.mode {
             ValidationMode::Redis => {
                 self.jwt.check(production)?;

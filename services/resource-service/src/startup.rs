@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::web;
-use secrecy::ExposeSecret;
 use session_core::cache::{ValidationCache, spawn_listener};
 use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
 use session_core::http::openapi::OpenApiDocument;
@@ -44,16 +43,14 @@ impl Application {
                 let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
                 let store = SessionStore::new(&settings.redis, &settings.session)?;
                 let channel = store.invalidation_channel().to_owned();
-                let mut local = LocalValidator::new(codec.clone(), store, seed);
+                let mut local = LocalValidator::new(codec.clone(), store.clone(), seed);
                 if settings.validation.cache {
                     let cache = ValidationCache::new(settings.validation.cache_max_entries)
                         .with_max_age(Duration::from_millis(settings.validation.cache_max_age_ms));
                     let cache = Arc::new(cache);
-                    let client = redis::Client::open(settings.redis.url.expose_secret())
-                        .map_err(|_| anyhow::anyhow!("redis.url is not a valid Redis URL"))?;
                     spawn_listener(
                         cache.clone(),
-                        client,
+                        store.clone(),
                         channel,
                         Duration::from_millis(settings.validation.cache_heartbeat_ms.max(10)),
                     );

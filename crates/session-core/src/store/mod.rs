@@ -8,15 +8,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::{Manager, Pool, Runtime};
-use redis::AsyncConnectionConfig;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::ExposeSecret;
-
 use crate::settings::{PerUser, RedisSettings, SessionSettings, SettingsError, WhenFull};
 use crate::token::Origin;
 
+mod backend;
 mod per_device;
+
+use backend::Backend;
+pub use backend::Connection;
 
 pub use per_device::token_digest;
 
@@ -93,8 +92,8 @@ pub struct StoredSession {
 /// request's round trips.
 #[derive(Clone)]
 pub struct SessionStore {
-    pool: Pool,
-    reader: ConnectionManager,
+    backend: Arc<Backend>,
+    wait_replicas: u32,
     prefix: String,
     channel: String,
     ttl_seconds: u64,
@@ -131,51 +130,15 @@ impl std::fmt::Debug for SessionStore {
 }
 
 impl SessionStore {
-    /// Builds the pool; connections are opened lazily, so Redis may be down at start.
+    /// Builds the connections for `redis.mode`; they are opened lazily, so Redis may
+    /// be down at start.
     pub fn new(redis: &RedisSettings, session: &SessionSettings) -> Result<Self, SettingsError> {
         session.check()?;
         let timeout = Duration::from_millis(redis.timeout_ms.max(1));
-        let connection = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let manager =
-            Manager::new_with_config(redis.url.expose_secret(), connection).map_err(|_| {
-                SettingsError::Malformed {
-                    key: "redis.url".into(),
-                    expected: "a Redis URL",
-                }
-            })?;
-        let pool = Pool::builder(manager)
-            .max_size(redis.pool_size.max(1))
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|_| SettingsError::Startup {
-                what: "the Redis pool",
-            })?;
-        let client = redis::Client::open(redis.url.expose_secret()).map_err(|_| {
-            SettingsError::Malformed {
-                key: "redis.url".into(),
-                expected: "a Redis URL",
-            }
-        })?;
-        let reader_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500))
-            .set_number_of_retries(usize::MAX);
-        let reader =
-            ConnectionManager::new_lazy_with_config(client, reader_config).map_err(|_| {
-                SettingsError::Startup {
-                    what: "the Redis reader",
-                }
-            })?;
+        let backend = Backend::new(redis, timeout)?;
         Ok(Self {
-            pool,
-            reader,
+            backend: Arc::new(backend),
+            wait_replicas: redis.wait_replicas,
             prefix: session.key_prefix.clone(),
             channel: format!("{}invalidate", session.key_prefix),
             ttl_seconds: session.ttl_seconds,
@@ -222,20 +185,61 @@ impl SessionStore {
         op: F,
     ) -> Result<T, StoreError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let call = async {
-            let conn = self.pool.get().await.map_err(|err| {
-                tracing::warn!(command = what, error = %err, "redis connection unavailable");
+            let conn = self.backend.writer().await.map_err(|err| {
+                tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
+                self.backend.failed(None);
                 StoreError::Unavailable
             })?;
-            op(conn).await.map_err(|err| {
-                tracing::warn!(command = what, kind = ?err.kind(), "redis command failed");
-                StoreError::Unavailable
-            })
+            self.settle(what, op(conn).await)
         };
         self.timed(what, call).await
+    }
+
+    /// Maps a command's result, telling the backend how it went.
+    fn settle<T>(
+        &self,
+        what: &'static str,
+        result: redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        match result {
+            Ok(value) => {
+                self.backend.succeeded();
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::warn!(command = what, kind = ?err.kind(), "redis command failed");
+                self.backend.failed(Some(&err));
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
+    /// Publishes `message` on `channel`, bounded by the timeout, without a log line
+    /// (the heartbeat's beat: a failure shows in the listeners); true when sent.
+    pub async fn publish_quietly(&self, channel: &str, message: &str) -> bool {
+        let call = async {
+            let mut conn = self.backend.writer().await.ok()?;
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(message)
+                .query_async::<i64>(&mut conn)
+                .await
+                .ok()
+        };
+        matches!(tokio::time::timeout(self.timeout, call).await, Ok(Some(_)))
+    }
+
+    /// A pub/sub connection that hears the invalidation channel (for the validation
+    /// caches); `attempt` picks another cluster node each time.
+    pub async fn pubsub(&self, attempt: usize) -> Result<redis::aio::PubSub, StoreError> {
+        self.backend.pubsub(attempt).await.map_err(|err| {
+            tracing::warn!(error = %err.0, "redis pub/sub connection unavailable");
+            StoreError::Unavailable
+        })
     }
 
     /// Runs one of the store's scripts on a pooled connection, bounded by the timeout.
@@ -244,8 +248,32 @@ impl SessionStore {
         what: &'static str,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
+        // Scripts that create or end sessions wait for `redis.wait_replicas` replicas,
+        // on the same connection, so a failover cannot bring back what they ended.
+        let wait = match what {
+            "list" | "touch" => 0,
+            _ => self.wait_replicas,
+        };
+        let timeout_ms = self.timeout.as_millis() as u64;
         self.with_connection(what, |mut conn| async move {
-            invocation.invoke_async(&mut conn).await
+            let value = invocation.invoke_async(&mut conn).await?;
+            if wait > 0 {
+                let acked: i64 = redis::cmd("WAIT")
+                    .arg(wait)
+                    .arg(timeout_ms / 2)
+                    .query_async(&mut conn)
+                    .await?;
+                if acked < i64::from(wait) {
+                    crate::measure::count("redis_wait_replicas_timeouts_total", "", "");
+                    tracing::warn!(
+                        command = what,
+                        wanted = wait,
+                        acked,
+                        "fewer replicas acknowledged than redis.wait_replicas in time"
+                    );
+                }
+            }
+            Ok(value)
         })
         .await
     }
@@ -315,9 +343,19 @@ impl SessionStore {
         what: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, StoreError> {
-        let mut conn = self.reader.clone();
-        self.bounded_read(what, cmd.query_async::<T>(&mut conn))
-            .await
+        let read = async {
+            let mut conn = self.reader_connection(what).await?;
+            self.settle(what, cmd.query_async::<T>(&mut conn).await)
+        };
+        self.timed(what, read).await
+    }
+
+    async fn reader_connection(&self, what: &'static str) -> Result<Connection, StoreError> {
+        self.backend.reader().await.map_err(|err| {
+            tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
+            self.backend.failed(None);
+            StoreError::Unavailable
+        })
     }
 
     /// Runs a pipeline of reads on the shared multiplexed connection (one round trip),
@@ -327,21 +365,9 @@ impl SessionStore {
         what: &'static str,
         pipe: redis::Pipeline,
     ) -> Result<T, StoreError> {
-        let mut conn = self.reader.clone();
-        self.bounded_read(what, pipe.query_async::<T>(&mut conn))
-            .await
-    }
-
-    async fn bounded_read<T>(
-        &self,
-        what: &'static str,
-        read: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
         let read = async {
-            read.await.map_err(|err| {
-                tracing::warn!(command = what, kind = ?err.kind(), "redis read failed");
-                StoreError::Unavailable
-            })
+            let mut conn = self.reader_connection(what).await?;
+            self.settle(what, pipe.query_async::<T>(&mut conn).await)
         };
         self.timed(what, read).await
     }
@@ -362,6 +388,7 @@ impl SessionStore {
             started.elapsed().as_secs_f64(),
         );
         outcome.unwrap_or_else(|_| {
+            self.backend.failed(None);
             tracing::warn!(
                 command = what,
                 timeout_ms = self.timeout.as_millis() as u64,
