@@ -67,6 +67,15 @@ pub fn url(raw: &str) -> String {
     out
 }
 
+/// A comma-separated list of URLs (`redis.nodes`, `redis.sentinels`), each as [`url`]
+/// shows it.
+pub fn urls(list: &str) -> String {
+    list.split(',')
+        .map(|one| url(one.trim()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Query parameter names (lowercase) whose values are credentials: `password`,
 /// `pass`, `token`, `secret`, keys, MongoDB's `authMechanismProperties` (AWS session
 /// tokens) and `tlsCertificateKeyFilePassword`.
@@ -131,6 +140,10 @@ mod tests {
         );
         assert_eq!(url("http://u:pw@proxy:3128"), "http://u:***@proxy:3128");
         assert_eq!(url("user:pw@host"), "***");
+        assert_eq!(
+            urls("redis://:pw@n1:7000, rediss://app:pw@n2:7001"),
+            "redis://:***@n1:7000,rediss://app:***@n2:7001"
+        );
     }
 
     #[test]

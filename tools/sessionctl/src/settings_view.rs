@@ -7,8 +7,8 @@
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use session_core::settings::{
-    InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, PerUser, RedisSettings,
-    ServerSettings, SessionSettings, WhenFull,
+    InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, PerUser, RedisMode,
+    RedisSettings, ServerSettings, SessionSettings, WhenFull,
 };
 use session_core::telemetry::TelemetrySettings;
 
@@ -199,7 +199,37 @@ fn telemetry(rows: &mut Rows, s: &TelemetrySettings) {
 }
 
 fn redis(rows: &mut Rows, s: &RedisSettings) {
+    let mode = match s.mode {
+        RedisMode::Standalone => "standalone",
+        RedisMode::Cluster => "cluster",
+        RedisMode::Sentinel => "sentinel",
+    };
+    row(rows, "redis.mode", mode);
     row(rows, "redis.url", mask::url(s.url.expose_secret()));
+    row(
+        rows,
+        "redis.nodes",
+        optional(s.nodes.as_ref().map(|n| mask::urls(n.expose_secret()))),
+    );
+    row(
+        rows,
+        "redis.sentinels",
+        optional(s.sentinels.as_deref().map(mask::urls)),
+    );
+    row(rows, "redis.master_name", optional(s.master_name.clone()));
+    row(
+        rows,
+        "redis.sentinel_username",
+        optional(s.sentinel_username.clone()),
+    );
+    row(
+        rows,
+        "redis.sentinel_password",
+        optional(s.sentinel_password.as_ref().map(mask::secret)),
+    );
+    row(rows, "redis.tls_ca_file", optional(s.tls_ca_file.clone()));
+    row(rows, "redis.tls_insecure", s.tls_insecure);
+    row(rows, "redis.wait_replicas", s.wait_replicas);
     row(rows, "redis.timeout_ms", s.timeout_ms);
     row(rows, "redis.pool_size", s.pool_size);
 }

@@ -11,6 +11,7 @@ const ADMIN_TOKEN: &str = "b7d9f1a3c5e7092b4d6f8a1c3e5b7d9f-admin";
 const REDIS_PASSWORD: &str = "r3dis-Pa55-kept-out";
 const MONGO_PASSWORD: &str = "m0ngo-Pa55-kept-out";
 const PROXY_PASSWORD: &str = "pr0xy-Pa55-kept-out";
+const SENTINEL_PASSWORD: &str = "5e7f9a1b3c5d7e9f0a2b4c6d8e0f1a3b-sentinel";
 
 fn assert_hidden(run: &Run, secrets: &[&str]) {
     for secret in secrets {
@@ -101,6 +102,11 @@ async fn config_check_of_the_resource_service_masks_its_secrets_too() {
             "APP__REDIS__URL",
             &format!("rediss://:{REDIS_PASSWORD}@cache:6380"),
         ),
+        (
+            "APP__REDIS__NODES",
+            &format!("redis://:{REDIS_PASSWORD}@n1:7000,redis://:{REDIS_PASSWORD}@n2:7000"),
+        ),
+        ("APP__REDIS__SENTINEL_PASSWORD", SENTINEL_PASSWORD),
     ]);
     let run = sessionctl(
         &["--json", "config", "check", "--service", "resource"],
@@ -110,7 +116,13 @@ async fn config_check_of_the_resource_service_masks_its_secrets_too() {
     .ok();
     assert_hidden(
         &run,
-        &[PROXY_PASSWORD, INTERNAL_TOKEN, JWT_SECRET, REDIS_PASSWORD],
+        &[
+            PROXY_PASSWORD,
+            INTERNAL_TOKEN,
+            JWT_SECRET,
+            REDIS_PASSWORD,
+            SENTINEL_PASSWORD,
+        ],
     );
     let json = run.json();
     assert_eq!(json["service"], "resource-service");
@@ -120,6 +132,11 @@ async fn config_check_of_the_resource_service_masks_its_secrets_too() {
         "http://ops:***@proxy.internal:3128"
     );
     assert_eq!(setting(&json, "redis.url"), "rediss://:***@cache:6380");
+    assert_eq!(
+        setting(&json, "redis.nodes"),
+        "redis://:***@n1:7000,redis://:***@n2:7000"
+    );
+    assert_eq!(setting(&json, "redis.sentinel_password"), "***");
     assert_eq!(setting(&json, "server.port"), 8081);
 }
 
