@@ -30,4 +30,5 @@ cargo test --workspace "$@"
 # stores. A filtered run (arguments given) is for cargo's tests only.
 if [ $# -eq 0 ]; then
     bash scripts/browser-tests.sh
+    bash scripts/schemathesis.sh
 fi

@@ -181,8 +181,10 @@ error_responses!(
             headers(("Cache-Control" = String, description = "`no-store`.")),
             links(
                 ("logIn" = (operation_id = "logIn", description = "Log in as the new user.",
-                    request_body = json!({"email": "$request.body#/email", "password": "$request.body#/password"}))),
+                    request_body = json!({"email": "$request.body#/email", "password": "$request.body#/password", "cookie": false}))),
                 ("adminListSessions" = (operation_id = "adminListSessions", description = "The new user's sessions, as an admin sees them.",
+                    parameters(("userId" = "$response.body#/userId")))),
+                ("adminDeleteUser" = (operation_id = "adminDeleteUser", description = "Delete the new user, as an admin.",
                     parameters(("userId" = "$response.body#/userId")))),
             )),
         SignUpErrors,
@@ -242,6 +244,9 @@ error_responses!(
                     ))),
                 ("logOut" = (operation_id = "logOut", description = "End the session just opened.",
                     parameters(("header.Authorization" = "Bearer {$response.body#/token}")))),
+                ("changePassword" = (operation_id = "changePassword", description = "Change the password just used.",
+                    parameters(("header.Authorization" = "Bearer {$response.body#/token}")),
+                    request_body = json!({"currentPassword": "$request.body#/password", "newPassword": "battery staple horse"}))),
             )),
         LogInErrors,
     )
