@@ -1,4 +1,9 @@
 //! Users in MongoDB: collection `users`, unique index on `email`.
+//!
+//! Every failure but a duplicate key is [`UserError::Unavailable`] (503): a replica
+//! set without a primary too (a step-down or an election: `NotWritablePrimary`,
+//! `InterruptedDueToReplStateChange`, no server selectable). Each call is bounded by
+//! `mongodb.timeout_ms`, and the driver finds the new primary by itself.
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -84,7 +89,12 @@ impl UserRepository {
     }
 
     fn unavailable(what: &'static str, err: &mongodb::error::Error) -> UserError {
-        tracing::warn!(operation = what, kind = %error_kind_name(err), "mongodb call failed");
+        tracing::warn!(
+            operation = what,
+            kind = %error_kind_name(err),
+            code = server_code(err),
+            "mongodb call failed"
+        );
         UserError::Unavailable
     }
 
@@ -192,6 +202,17 @@ fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
             .as_ref()
             .is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY)),
         _ => false,
+    }
+}
+
+/// The server's error code, when the server answered with one (e.g. 10107
+/// `NotWritablePrimary` from a primary that stepped down), for logs.
+fn server_code(err: &mongodb::error::Error) -> Option<i32> {
+    match err.kind.as_ref() {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        _ => None,
     }
 }
 

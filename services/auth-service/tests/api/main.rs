@@ -12,5 +12,6 @@ mod introspect;
 mod login;
 mod logout;
 mod openapi;
+mod replica_set;
 mod signup;
 mod throttle;
