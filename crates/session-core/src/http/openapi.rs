@@ -464,10 +464,12 @@ pub fn readiness_responses(names: &[&str]) -> BTreeMap<String, RefOr<Response>> 
 pub struct OpenApiDocument(web::Bytes);
 
 impl OpenApiDocument {
-    /// Serialises `openapi` as it is committed under `docs/openapi/`: pretty JSON and a
-    /// final newline.
+    /// Serialises `openapi` as it is committed under `docs/openapi/`: pretty JSON with
+    /// every object's keys sorted, and a final newline. Sorted, because serde_json keeps
+    /// insertion order instead when another crate in the build turns on its
+    /// `preserve_order` feature, and the bytes must not depend on what else is built.
     pub fn new(openapi: &OpenApi) -> Result<Self, serde_json::Error> {
-        let mut text = openapi.to_pretty_json()?;
+        let mut text = serde_json::to_string_pretty(&sorted(serde_json::to_value(openapi)?))?;
         text.push('\n');
         Ok(Self(web::Bytes::from(text)))
     }
@@ -475,6 +477,21 @@ impl OpenApiDocument {
     /// The serialised document.
     pub fn bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// `value` with the keys of every object in sorted order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
     }
 }
 
