@@ -15,7 +15,7 @@
 //!   (connection lost, timeout, `READONLY`) drops the connection, so a failover is
 //!   followed without a restart and reads never stay on a demoted master.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ pub(crate) struct ClusterState {
     /// Node clients for pub/sub (a message published on any node reaches every node).
     nodes: Vec<Client>,
     conn: RwLock<Option<ClusterConnection>>,
-    connecting: tokio::sync::Mutex<()>,
+    building: AtomicBool,
     failures: AtomicU32,
     timeout: Duration,
 }
@@ -279,7 +279,7 @@ impl Backend {
                     client,
                     nodes,
                     conn: RwLock::new(None),
-                    connecting: tokio::sync::Mutex::new(()),
+                    building: AtomicBool::new(false),
                     failures: AtomicU32::new(0),
                     timeout,
                 })))
@@ -403,22 +403,57 @@ impl Backend {
 }
 
 impl ClusterState {
-    async fn connection(&self) -> Result<ClusterConnection, Unreachable> {
-        if let Some(conn) = self.conn.read().ok().and_then(|c| c.clone()) {
+    /// The cluster connection; while there is none, one is built in the background
+    /// (building may outlast a request when a seed node hangs) and the request waits
+    /// for it at most its own timeout.
+    async fn connection(self: &Arc<Self>) -> Result<ClusterConnection, Unreachable> {
+        if let Some(conn) = self.current() {
             return Ok(conn);
         }
-        let _one = self.connecting.lock().await;
-        if let Some(conn) = self.conn.read().ok().and_then(|c| c.clone()) {
-            return Ok(conn);
+        self.rebuild();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(conn) = self.current() {
+                return Ok(conn);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Unreachable("no cluster connection yet".into()));
+            }
         }
-        let conn = tokio::time::timeout(self.timeout * 2, self.client.get_async_connection())
-            .await
-            .map_err(|_| Unreachable("cluster connection timed out".into()))?
-            .map_err(|err| Unreachable(err.to_string()))?;
-        if let Ok(mut slot) = self.conn.write() {
-            *slot = Some(conn.clone());
+    }
+
+    fn current(&self) -> Option<ClusterConnection> {
+        self.conn.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Starts building a connection from the seed nodes unless that is under way.
+    fn rebuild(self: &Arc<Self>) {
+        if self.building.swap(true, Ordering::AcqRel) {
+            return;
         }
-        Ok(conn)
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let built =
+                    tokio::time::timeout(state.timeout * 5, state.client.get_async_connection())
+                        .await;
+                match built {
+                    Ok(Ok(conn)) => {
+                        if let Ok(mut slot) = state.conn.write() {
+                            *slot = Some(conn);
+                        }
+                        break;
+                    }
+                    Ok(Err(err)) => {
+                        tracing::warn!(error = %err, "redis cluster connection failed; retrying");
+                    }
+                    Err(_) => tracing::warn!("redis cluster connection timed out; retrying"),
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            state.building.store(false, Ordering::Release);
+        });
     }
 }
 

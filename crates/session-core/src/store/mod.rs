@@ -136,7 +136,7 @@ impl SessionStore {
         session.check()?;
         let timeout = Duration::from_millis(redis.timeout_ms.max(1));
         let backend = Backend::new(redis, timeout)?;
-        Ok(Self {
+        let store = Self {
             backend: Arc::new(backend),
             wait_replicas: redis.wait_replicas,
             prefix: session.key_prefix.clone(),
@@ -159,7 +159,20 @@ impl SessionStore {
                 list: redis::Script::new(per_device::LIST),
                 touch: redis::Script::new(per_device::TOUCH),
             }),
-        })
+        };
+        // Say at start (not only at the first request) when Redis cannot be reached:
+        // a wrong address, password or TLS certificate shows in the log at once.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let probe = store.clone();
+            runtime.spawn(async move {
+                if probe.ping().await.is_err() {
+                    tracing::error!(
+                        "Redis not reachable at start (see the line above); requests that need it answer 503 until it is"
+                    );
+                }
+            });
+        }
+        Ok(store)
     }
 
     /// The Redis key of a user's session.

@@ -22,4 +22,5 @@ mod remote_path;
 mod shutdown;
 mod slow;
 mod story;
+mod topologies;
 mod traces;

@@ -22,6 +22,11 @@ impl ChildGuard {
         Self { child: Some(child) }
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The exit status if the process has ended by itself.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child

@@ -25,7 +25,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA named `name` in `dir` (`<name>-ca.pem`) and a server certificate it signed for
 /// localhost and 127.0.0.1 (`<name>-server.pem`, `<name>-server.key`).
-fn make_ca_and_server(dir: &Path, name: &str) {
+pub fn make_ca_and_server(dir: &Path, name: &str) {
     let (ca_key, ca) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
     let (key, csr, cert) = (
         format!("{name}-server.key"),

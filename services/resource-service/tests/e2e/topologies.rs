@@ -1,0 +1,647 @@
+//! Production Redis topologies with real servers on loopback ports: a 3-master +
+//! 3-replica Redis Cluster, a master + replica watched by three sentinels, and TLS.
+//! One suite of checks (the seed's story) runs against each; then each topology's own
+//! failures: a master stopped (SIGSTOP) answers 503, never 401 or 500, until its
+//! replica takes over, then 200 again without a restart.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ChildGuard, Options, PASSWORD, Stack, TempDir, assert_error, env, stack, unique_email,
+    wait_port,
+};
+use crate::process::signal;
+use crate::remote_path::make_ca_and_server;
+
+/// A free port a cluster node may use (its bus port is +10000, at most 65535).
+fn node_port() -> u16 {
+    loop {
+        let port = crate::helpers::free_port();
+        if port <= 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// One redis-server of a topology.
+struct Node {
+    port: u16,
+    process: ChildGuard,
+}
+
+impl Node {
+    async fn start(dir: &Path, port: u16, args: &[String]) -> Self {
+        let process = ChildGuard::spawn(
+            Command::new(env("TEST_REDIS_SERVER_BIN"))
+                .current_dir(dir)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_port(port, Duration::from_secs(10)).await;
+        Self { port, process }
+    }
+
+    fn pause(&self) {
+        signal(self.process.pid().unwrap(), "STOP");
+    }
+
+    fn resume(&self) {
+        signal(self.process.pid().unwrap(), "CONT");
+    }
+
+    async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://127.0.0.1:{}", self.port))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    async fn cmd<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query_async(&mut self.conn().await).await.unwrap()
+    }
+}
+
+fn kv(k: &str, v: &str) -> (String, String) {
+    (k.to_owned(), v.to_owned())
+}
+
+/// Waits up to `limit` for `check`, polling.
+async fn eventually<F, Fut>(what: &str, limit: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn me_status(s: &Stack, auth: &str) -> StatusCode {
+    s.me(Some(auth)).await.status()
+}
+
+/// The seed's story and the races, whatever the topology.
+async fn story_and_races(s: &Stack) {
+    let email = unique_email();
+    s.sign_up(&email).await;
+    let login = s.log_in(&email).await;
+    let auth = format!("Bearer {}", login["token"].as_str().unwrap());
+    assert_eq!(me_status(s, &auth).await, StatusCode::OK);
+    assert_eq!(
+        s.log_in(&email).await["token"],
+        login["token"],
+        "a second login returns the live session"
+    );
+    assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
+    // With the validation cache on, the logout reaches it within the 2 s bound.
+    eventually("the logout refused", Duration::from_secs(2), || async {
+        me_status(s, &auth).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_error(
+        s.me(Some(&auth)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
+    )
+    .await;
+
+    // 100 racing logins of one user: one session.
+    let email = unique_email();
+    s.sign_up(&email).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (client, url, email) = (s.client.clone(), s.auth.url("/login"), email.clone());
+        tasks.spawn(async move {
+            let res = client
+                .post(url)
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.unwrap()
+        });
+    }
+    let mut tokens = HashSet::new();
+    let mut created = 0;
+    while let Some(body) = tasks.join_next().await {
+        let body = body.unwrap();
+        created += usize::from(body["reused"] == false);
+        tokens.insert(body["token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        (tokens.len(), created),
+        (1, 1),
+        "one session from 100 racing logins"
+    );
+}
+
+/// Sends /me for `auth` until it answers 200 again (at most `limit`); every answer
+/// meanwhile must be 200 or 503. Returns how many 503s were seen.
+async fn through_the_failover(s: &Stack, auth: &str, limit: Duration) -> usize {
+    let started = Instant::now();
+    let mut unavailable = 0;
+    loop {
+        let status = me_status(s, auth).await;
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+            StatusCode::OK if unavailable > 0 => return unavailable,
+            StatusCode::OK => {}
+            other => panic!("a stopped master gave {other}, not 503"),
+        }
+        if started.elapsed() >= limit {
+            let log = s.resource.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            panic!(
+                "still not served {limit:?} after the master stopped ({unavailable} × 503); resource-service log, newest first:\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Cluster {
+    _dir: TempDir,
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    /// Six nodes joined with `redis-cli --cluster create --cluster-replicas 1`.
+    async fn start() -> Self {
+        let dir = TempDir::new("cluster");
+        let mut nodes = Vec::new();
+        for _ in 0..6 {
+            let port = node_port();
+            let args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &format!("nodes-{port}.conf"),
+                "--cluster-node-timeout",
+                "1000",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+            nodes.push(Node::start(dir.path(), port, &args).await);
+        }
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let out = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self { _dir: dir, nodes };
+        for node in &cluster.nodes {
+            eventually(
+                "cluster_state:ok on every node",
+                Duration::from_secs(20),
+                || async {
+                    let info: String = node.cmd(&["CLUSTER", "INFO"]).await;
+                    info.contains("cluster_state:ok")
+                },
+            )
+            .await;
+        }
+        cluster
+    }
+
+    fn seeds(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The node that is master of `key`'s slot now.
+    async fn master_of(&self, key: &str) -> &Node {
+        let slot: i64 = self.nodes[0].cmd(&["CLUSTER", "KEYSLOT", key]).await;
+        for node in &self.nodes {
+            let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
+            if !matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
+                continue;
+            }
+            let slots: Vec<(i64, i64)> = node
+                .cmd::<Vec<redis::Value>>(&["CLUSTER", "SLOTS"])
+                .await
+                .iter()
+                .filter_map(|range| match range {
+                    redis::Value::Array(parts) => match (&parts[0], &parts[1], &parts[2]) {
+                        (redis::Value::Int(a), redis::Value::Int(b), redis::Value::Array(m))
+                            if matches!(&m[1], redis::Value::Int(p) if *p == i64::from(node.port)) =>
+                        {
+                            Some((*a, *b))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            if slots.iter().any(|(a, b)| (*a..=*b).contains(&slot)) {
+                return node;
+            }
+        }
+        panic!("no master holds slot {slot}");
+    }
+}
+
+#[tokio::test]
+async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_cache() {
+    let cluster = Cluster::start().await;
+    let s = stack(Options {
+        extra: vec![
+            kv("APP__REDIS__MODE", "cluster"),
+            kv("APP__REDIS__NODES", &cluster.seeds()),
+            // In cluster mode redis.url is not used: point it at nothing.
+            kv("APP__REDIS__URL", "redis://127.0.0.1:1"),
+        ],
+        resource_env: vec![kv("APP__VALIDATION__CACHE", "true")],
+        ..Options::default()
+    })
+    .await;
+    story_and_races(&s).await;
+
+    // Logout on the auth-service is refused by a second, cached resource-service.
+    let other = s.another_resource().await;
+    let (_, auth) = s.session().await;
+    for service in [&s.resource, &other] {
+        for _ in 0..3 {
+            let res = s
+                .client
+                .get(service.url("/me"))
+                .header("Authorization", &auth)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    }
+    assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
+    let started = Instant::now();
+    for service in [&s.resource, &other] {
+        eventually(
+            "the logout refused by every cached instance",
+            Duration::from_secs(2),
+            || async {
+                s.client
+                    .get(service.url("/me"))
+                    .header("Authorization", &auth)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    == StatusCode::UNAUTHORIZED
+            },
+        )
+        .await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // Sessions spread over all three masters.
+    let mut sessions = Vec::new();
+    for _ in 0..24 {
+        sessions.push(s.session().await.1);
+    }
+    let mut masters_with_keys = 0;
+    for node in &cluster.nodes {
+        let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
+        if matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
+            let keys: i64 = node.cmd(&["DBSIZE"]).await;
+            masters_with_keys += usize::from(keys > 0);
+        }
+    }
+    assert_eq!(masters_with_keys, 3, "every master holds sessions");
+
+    // CLUSTER FAILOVER on every replica: no acknowledged session is lost.
+    for node in &cluster.nodes {
+        let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
+        if matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"slave") {
+            let _: String = node.cmd(&["CLUSTER", "FAILOVER"]).await;
+        }
+    }
+    eventually("the replicas promoted", Duration::from_secs(20), || async {
+        let mut promoted = 0;
+        for node in &cluster.nodes {
+            let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
+            promoted += usize::from(
+                matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"),
+            );
+        }
+        promoted == 3
+    })
+    .await;
+    for auth in &sessions {
+        let started = Instant::now();
+        loop {
+            match me_status(&s, auth).await {
+                StatusCode::OK => break,
+                StatusCode::SERVICE_UNAVAILABLE if started.elapsed() < Duration::from_secs(10) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => panic!("a session acknowledged before CLUSTER FAILOVER gave {other}"),
+            }
+        }
+    }
+
+    // A master stopped: its keys answer 503 until its replica takes over, then 200.
+    let (_, auth) = s.session().await;
+    let claims = s.me(Some(&auth)).await.json::<Value>().await.unwrap();
+    let user_id = claims["userId"].as_str().unwrap().to_owned();
+    let key_prefix = s
+        .resource_envs()
+        .into_iter()
+        .find(|(k, _)| k == "APP__SESSION__KEY_PREFIX")
+        .unwrap()
+        .1;
+    let master = cluster.master_of(&format!("{key_prefix}{user_id}")).await;
+    master.pause();
+    let stopped = Instant::now();
+    let unavailable = through_the_failover(&s, &auth, Duration::from_secs(20)).await;
+    let served_after = stopped.elapsed();
+    master.resume();
+    assert!(
+        unavailable > 0,
+        "the stopped master's keys answered 503 first"
+    );
+    eprintln!("cluster: served again {served_after:?} after SIGSTOP ({unavailable} × 503)");
+    // And the service keeps working for new sessions, without a restart.
+    let (_, fresh) = s.session().await;
+    assert_eq!(me_status(&s, &fresh).await, StatusCode::OK);
+}
+
+struct Sentinels {
+    _dir: TempDir,
+    master: Node,
+    replica: Node,
+    sentinels: Vec<Node>,
+}
+
+impl Sentinels {
+    async fn start() -> Self {
+        let dir = TempDir::new("sentinel");
+        let args = |port: u16, extra: &[String]| -> Vec<String> {
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+            args.extend_from_slice(extra);
+            args
+        };
+        let master_port = node_port();
+        let master = Node::start(dir.path(), master_port, &args(master_port, &[])).await;
+        let replica_port = node_port();
+        let replica = Node::start(
+            dir.path(),
+            replica_port,
+            &args(
+                replica_port,
+                &[
+                    "--replicaof".into(),
+                    "127.0.0.1".into(),
+                    master_port.to_string(),
+                ],
+            ),
+        )
+        .await;
+        eventually("the replica in sync", Duration::from_secs(10), || async {
+            let info: String = replica.cmd(&["INFO", "replication"]).await;
+            info.contains("master_link_status:up")
+        })
+        .await;
+        let mut sentinels = Vec::new();
+        for i in 0..3 {
+            let port = node_port();
+            let conf = dir.path().join(format!("sentinel-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nsentinel monitor sessions 127.0.0.1 {master_port} 2\n\
+                     sentinel down-after-milliseconds sessions 1000\nsentinel failover-timeout sessions 5000\n\
+                     sentinel parallel-syncs sessions 1\n"
+                ),
+            )
+            .unwrap();
+            sentinels.push(
+                Node::start(
+                    dir.path(),
+                    port,
+                    &[conf.display().to_string(), "--sentinel".into()],
+                )
+                .await,
+            );
+        }
+        let cluster = Self {
+            _dir: dir,
+            master,
+            replica,
+            sentinels,
+        };
+        for sentinel in &cluster.sentinels {
+            eventually(
+                "every sentinel sees the replica and the others",
+                Duration::from_secs(20),
+                || async {
+                    let replicas: Vec<redis::Value> =
+                        sentinel.cmd(&["SENTINEL", "REPLICAS", "sessions"]).await;
+                    let others: Vec<redis::Value> =
+                        sentinel.cmd(&["SENTINEL", "SENTINELS", "sessions"]).await;
+                    replicas.len() == 1 && others.len() == 2
+                },
+            )
+            .await;
+        }
+        cluster
+    }
+
+    fn urls(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    async fn master_port(&self) -> u16 {
+        let (_, port): (String, u16) = self.sentinels[0]
+            .cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "sessions"])
+            .await;
+        port
+    }
+}
+
+#[tokio::test]
+async fn with_sentinel_failovers_are_followed_and_a_waited_logout_stays_a_logout() {
+    let topology = Sentinels::start().await;
+    let s = stack(Options {
+        extra: vec![
+            kv("APP__REDIS__MODE", "sentinel"),
+            kv("APP__REDIS__SENTINELS", &topology.urls()),
+            kv("APP__REDIS__MASTER_NAME", "sessions"),
+            kv("APP__REDIS__WAIT_REPLICAS", "1"),
+            // Credentials, TLS and database of the master; its host is not used.
+            kv("APP__REDIS__URL", "redis://127.0.0.1:1"),
+        ],
+        ..Options::default()
+    })
+    .await;
+    story_and_races(&s).await;
+
+    // A logout acknowledged with WAIT 1 stays a logout after SENTINEL FAILOVER.
+    let (_, ended) = s.session().await;
+    let (_, kept) = s.session().await;
+    assert_eq!(s.log_out(&ended).await.status(), StatusCode::NO_CONTENT);
+    let before = topology.master_port().await;
+    let _: String = topology.sentinels[0]
+        .cmd(&["SENTINEL", "FAILOVER", "sessions"])
+        .await;
+    eventually(
+        "the sentinels name the replica",
+        Duration::from_secs(20),
+        || async { topology.master_port().await != before },
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        match me_status(&s, &kept).await {
+            StatusCode::OK => break,
+            StatusCode::SERVICE_UNAVAILABLE if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("a live session gave {other} after SENTINEL FAILOVER"),
+        }
+    }
+    assert_error(
+        s.me(Some(&ended)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
+    )
+    .await;
+
+    // The master now is the old replica: stop it; served again after the failover.
+    eventually(
+        "the old master back as a replica",
+        Duration::from_secs(20),
+        || async {
+            let info: String = topology.master.cmd(&["INFO", "replication"]).await;
+            info.contains("role:slave") && info.contains("master_link_status:up")
+        },
+    )
+    .await;
+    let master = if topology.master_port().await == topology.replica.port {
+        &topology.replica
+    } else {
+        &topology.master
+    };
+    master.pause();
+    let stopped = Instant::now();
+    let unavailable = through_the_failover(&s, &kept, Duration::from_secs(30)).await;
+    let served_after = stopped.elapsed();
+    master.resume();
+    assert!(unavailable > 0, "the stopped master answered 503 first");
+    eprintln!("sentinel: served again {served_after:?} after SIGSTOP ({unavailable} × 503)");
+    let (_, fresh) = s.session().await;
+    assert_eq!(me_status(&s, &fresh).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn over_tls_the_story_runs_and_a_certificate_from_another_ca_is_refused() {
+    let dir = TempDir::new("redis-tls");
+    make_ca_and_server(dir.path(), "good");
+    make_ca_and_server(dir.path(), "other");
+    let tls_port = node_port();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let args: Vec<String> = vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--tls-cert-file".into(),
+        path("good-server.pem"),
+        "--tls-key-file".into(),
+        path("good-server.key"),
+        "--tls-ca-cert-file".into(),
+        path("good-ca.pem"),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ];
+    let _server = Node::start(dir.path(), tls_port, &args).await;
+    let url = format!("rediss://127.0.0.1:{tls_port}");
+    let s = stack(Options {
+        extra: vec![
+            kv("APP__REDIS__URL", &url),
+            kv("APP__REDIS__TLS_CA_FILE", &path("good-ca.pem")),
+        ],
+        resource_env: vec![kv("APP__VALIDATION__CACHE", "true")],
+        ..Options::default()
+    })
+    .await;
+    story_and_races(&s).await;
+
+    // A server certificate from a CA the service was not given: 503, never a
+    // plain-text fallback, and a log line that says why.
+    let mut envs = s.resource_envs();
+    envs.retain(|(k, _)| k != "APP__REDIS__TLS_CA_FILE");
+    envs.push(kv("APP__REDIS__TLS_CA_FILE", &path("other-ca.pem")));
+    let wrong = s.another_resource_with(envs).await;
+    let (_, auth) = s.session().await;
+    let res = s
+        .client
+        .get(wrong.url("/me"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    eventually(
+        "a log line naming the certificate",
+        Duration::from_secs(5),
+        || async {
+            let log = wrong.log_text().to_lowercase();
+            log.contains("certificate") && log.contains("redis")
+        },
+    )
+    .await;
+}
