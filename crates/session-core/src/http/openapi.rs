@@ -191,7 +191,8 @@ fn retry_after_header() -> utoipa::openapi::header::Header {
 
 /// Finishes a service's document: the named security schemes (of [`SESSION_BEARER`],
 /// [`SESSION_COOKIE`], [`INTERNAL_TOKEN`], [`ADMIN_TOKEN`]); on every operation the
-/// optional `X-Request-Id` request header and the `500 internal_error` answer; on
+/// optional `X-Request-Id`, `traceparent` and `tracestate` request headers and the
+/// `500 internal_error` answer; on
 /// every answer the `X-Request-Id` and `X-Content-Type-Options` headers.
 pub fn complete(openapi: &mut OpenApi, schemes: &[&str]) {
     let components = openapi.components.get_or_insert_with(Default::default);
@@ -244,6 +245,28 @@ pub fn complete(openapi: &mut OpenApi, schemes: &[&str]) {
             .build()
             .into(),
     );
+    for (name, description) in [
+        (
+            "traceparent",
+            "W3C Trace Context: the request joins this trace (the service's spans become its children). A malformed value is ignored and a new trace starts; never an error.",
+        ),
+        (
+            "tracestate",
+            "W3C Trace Context: vendor state, kept with `traceparent` and passed on.",
+        ),
+    ] {
+        components.parameters.insert(
+            name.to_owned(),
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build()
+                .into(),
+        );
+    }
     let internal = error_responses(&[ErrorCode::InternalError]);
     for item in openapi.paths.paths.values_mut() {
         let operations = [
@@ -274,12 +297,12 @@ fn complete_operation(
             .entry(status.clone())
             .or_insert_with(|| response.clone());
     }
-    operation
-        .parameters
-        .get_or_insert_with(Vec::new)
-        .push(RefOr::Ref(Ref::new(format!(
-            "#/components/parameters/{request_id}"
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for name in [request_id, "traceparent", "tracestate"] {
+        parameters.push(RefOr::Ref(Ref::new(format!(
+            "#/components/parameters/{name}"
         ))));
+    }
     for response in operation.responses.responses.values_mut() {
         if let RefOr::T(response) = response {
             for name in [request_id, NOSNIFF] {
