@@ -75,6 +75,12 @@ end
 return 0
 ";
 
+/// Whether a command failed because its connection is gone (not because of what it
+/// asked), so a read may be tried once more on a fresh connection.
+fn lost_connection(err: &redis::RedisError) -> bool {
+    err.is_connection_dropped() || err.is_connection_refusal() || err.is_io_error()
+}
+
 /// The result of [`SessionStore::create_or_reuse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
@@ -358,7 +364,15 @@ impl SessionStore {
     ) -> Result<T, StoreError> {
         let read = async {
             let mut conn = self.reader_connection(what).await?;
-            self.settle(what, cmd.query_async::<T>(&mut conn).await)
+            let mut result = cmd.query_async::<T>(&mut conn).await;
+            if result.as_ref().is_err_and(lost_connection) {
+                // A read is safe to repeat: the connection died under it (Redis
+                // restarted since the last call); the next one is a new connection.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let mut conn = self.reader_connection(what).await?;
+                result = cmd.query_async::<T>(&mut conn).await;
+            }
+            self.settle(what, result)
         };
         self.timed(what, read).await
     }
@@ -380,7 +394,13 @@ impl SessionStore {
     ) -> Result<T, StoreError> {
         let read = async {
             let mut conn = self.reader_connection(what).await?;
-            self.settle(what, pipe.query_async::<T>(&mut conn).await)
+            let mut result = pipe.query_async::<T>(&mut conn).await;
+            if result.as_ref().is_err_and(lost_connection) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let mut conn = self.reader_connection(what).await?;
+                result = pipe.query_async::<T>(&mut conn).await;
+            }
+            self.settle(what, result)
         };
         self.timed(what, read).await
     }
