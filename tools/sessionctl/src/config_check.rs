@@ -8,12 +8,33 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use serde_json::{Value, json};
 use session_core::settings::{self, JwtAlgorithm};
 use session_core::{SessionStore, TokenCodec};
 
+use crate::output;
 use crate::settings_view::{self, Rows};
-use crate::{Service, output};
+
+/// A service of the session store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Service {
+    /// The auth-service.
+    #[value(alias = "auth-service")]
+    Auth,
+    /// The resource-service.
+    #[value(alias = "resource-service")]
+    Resource,
+}
+
+impl Service {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth-service",
+            Self::Resource => "resource-service",
+        }
+    }
+}
 
 /// Loads the service's configuration; prints it, or the refusal (exit status 1).
 pub async fn run(service: Service, json: bool) -> anyhow::Result<ExitCode> {

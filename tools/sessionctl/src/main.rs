@@ -22,7 +22,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config_check::Service;
 
 mod config_check;
 mod keygen;
@@ -129,26 +131,6 @@ struct CheckArgs {
     /// The service whose configuration to load.
     #[arg(long, value_enum)]
     service: Service,
-}
-
-/// A service of the session store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Service {
-    /// The auth-service.
-    #[value(alias = "auth-service")]
-    Auth,
-    /// The resource-service.
-    #[value(alias = "resource-service")]
-    Resource,
-}
-
-impl Service {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Auth => "auth-service",
-            Self::Resource => "resource-service",
-        }
-    }
 }
 
 fn main() -> ExitCode {

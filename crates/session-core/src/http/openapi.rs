@@ -129,11 +129,6 @@ fn error_response(codes: &[ErrorCode]) -> Response {
     response
 }
 
-crate::error_responses!(
-    /// `/metrics` with `metrics.enabled = false`.
-    pub MetricsDisabled: NotFound
-);
-
 /// Declares a type whose `utoipa::IntoResponses` are the contract's answers for the
 /// listed [`ErrorCode`]s, grouped by status (see [`error_responses`]):
 ///
@@ -156,11 +151,16 @@ macro_rules! error_responses {
                     $crate::http::openapi::utoipa::openapi::response::Response,
                 >,
             > {
-                $crate::http::openapi::error_responses(&[$($crate::ErrorCode::$code),+])
+                $crate::http::openapi::error_responses(&[$($crate::error::ErrorCode::$code),+])
             }
         }
     };
 }
+
+error_responses!(
+    /// `/metrics` with `metrics.enabled = false`.
+    pub MetricsDisabled: NotFound
+);
 
 /// Components: the headers the error answers carry.
 const NO_STORE: &str = "NoStore";

@@ -9,7 +9,7 @@ use session_core::http::CookiePolicy;
 use session_core::session::rfc3339;
 use session_core::token::{Origin, new_session_id};
 
-use super::openapi::CsrfHeader;
+use super::csrf::CsrfHeader;
 use crate::accounts::{AccountError, Accounts};
 use crate::error::ApiError;
 

@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 use session_core::introspection::{IntrospectRequest, IntrospectResponse};
 use session_core::{Credential, ErrorCode, Session, error_responses};
 
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
 use super::callers::InternalCaller;
-use super::openapi::IntrospectAnswer;
 use crate::accounts::{Accounts, Introspection};
 use crate::error::ApiError;
 
@@ -167,4 +172,40 @@ fn no_store() -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Ok();
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder
+}
+
+/// `POST /introspect`'s answer: ours for a JSON request, RFC 7662's (plus ours) for a
+/// form.
+pub(crate) struct IntrospectAnswer;
+
+impl PartialSchema for IntrospectAnswer {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(
+                session_core::introspection::IntrospectResponse::name(),
+            ))
+            .item(Ref::from_schema_name(FormResponse::name()))
+            .description(Some(
+                "A JSON request gets `IntrospectResponse`; a form-encoded one (RFC 7662) `IntrospectFormResponse`. Either way only `active` when the token is no live session.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for IntrospectAnswer {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("IntrospectAnswer")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (
+                session_core::introspection::IntrospectResponse::name(),
+                session_core::introspection::IntrospectResponse::schema(),
+            ),
+            (FormResponse::name(), FormResponse::schema()),
+        ] {
+            schemas.push((name.into_owned(), schema));
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod account;
 mod callers;
+mod csrf;
 mod health;
 mod introspect;
 mod jwks;

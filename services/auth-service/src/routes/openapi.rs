@@ -3,84 +3,12 @@
 //! serves it (built once at start). A copy is committed as
 //! `docs/openapi/auth-service.json`, and the tests fail when it differs.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
 use session_core::http::openapi::{
-    ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete, readiness_responses,
+    ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete,
 };
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
-use utoipa::openapi::{Ref, RefOr, Required};
-use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToSchema};
+use utoipa::OpenApi;
 
 use super::{account, health, introspect, jwks, pages, sessions, verify};
-
-/// The optional `X-CSRF-Token` header of the unsafe operations a cookie may authenticate.
-pub(crate) struct CsrfHeader;
-
-impl IntoParams for CsrfHeader {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("X-CSRF-Token")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(session_core::http::openapi::CSRF_HEADER_DOC))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                .build(),
-        ]
-    }
-}
-
-/// `POST /introspect`'s answer: ours for a JSON request, RFC 7662's (plus ours) for a
-/// form.
-pub(crate) struct IntrospectAnswer;
-
-impl PartialSchema for IntrospectAnswer {
-    fn schema() -> RefOr<Schema> {
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name(
-                session_core::introspection::IntrospectResponse::name(),
-            ))
-            .item(Ref::from_schema_name(introspect::FormResponse::name()))
-            .description(Some(
-                "A JSON request gets `IntrospectResponse`; a form-encoded one (RFC 7662) `IntrospectFormResponse`. Either way only `active` when the token is no live session.",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for IntrospectAnswer {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("IntrospectAnswer")
-    }
-
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        for (name, schema) in [
-            (
-                session_core::introspection::IntrospectResponse::name(),
-                session_core::introspection::IntrospectResponse::schema(),
-            ),
-            (
-                introspect::FormResponse::name(),
-                introspect::FormResponse::schema(),
-            ),
-        ] {
-            schemas.push((name.into_owned(), schema));
-        }
-    }
-}
-
-/// `GET /health/ready`'s answers: Redis and MongoDB.
-pub(crate) struct Readiness;
-
-impl IntoResponses for Readiness {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        readiness_responses(&["redis", "mongodb"])
-    }
-}
 
 /// The security schemes, the shared headers and the `500` of every operation.
 struct Contract;

@@ -11,7 +11,7 @@ use session_core::error_responses;
 
 use super::account::{SessionRefusals, UnsafeSessionRefusals, cleared, no_store, origin_of};
 use super::callers::Admin;
-use super::openapi::CsrfHeader;
+use super::csrf::CsrfHeader;
 use crate::accounts::Accounts;
 use crate::error::ApiError;
 

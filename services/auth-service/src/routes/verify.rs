@@ -59,7 +59,7 @@ error_responses!(
     description = "For gateways that ask an auth endpoint before forwarding (nginx `auth_request`, Traefik ForwardAuth, Envoy `ext_authz` over HTTP): `200` lets the request through and names the user in `X-User-Id`, `X-User-Email` and `X-Session-Id`; anything else stops it, and names its code in `X-Auth-Error` too (a gateway sees headers, not bodies). A bare userId is never a credential here. A cookie-authenticated request is CSRF-checked for the method in `X-Original-Method`. A gateway must overwrite the three identity headers on the way in, whatever the client sent.",
     params(
         ("X-Original-Method" = Option<String>, Header, description = "The method of the request the gateway holds (default: this request's); a cookie-authenticated `POST`, `PUT`, `PATCH` or `DELETE` needs `X-CSRF-Token`.", example = "POST"),
-        super::openapi::CsrfHeader,
+        super::csrf::CsrfHeader,
     ),
     security(("sessionBearer" = []), ("sessionCookie" = [])),
     responses(

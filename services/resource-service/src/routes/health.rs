@@ -2,7 +2,13 @@
 
 use actix_web::{HttpResponse, web};
 use session_core::SessionValidator;
+use std::collections::BTreeMap;
+
+use session_core::http::openapi::readiness_responses;
 use session_core::http::readiness;
+use utoipa::IntoResponses;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::response::Response;
 
 /// Ready when Redis answers, or the auth-service in remote mode.
 #[utoipa::path(
@@ -12,7 +18,7 @@ use session_core::http::readiness;
     operation_id = "ready",
     summary = "Readiness",
     description = "`200` when what validation needs answers: Redis (`redis`), or in remote mode the auth-service (`authService`); else `503`. The body gives its state.",
-    responses(super::openapi::Readiness)
+    responses(Readiness)
 )]
 pub async fn ready(validator: web::Data<SessionValidator>) -> HttpResponse {
     match validator.get_ref() {
@@ -22,5 +28,14 @@ pub async fn ready(validator: web::Data<SessionValidator>) -> HttpResponse {
         SessionValidator::Remote(remote) => {
             readiness(&[("authService", remote.ping().await.is_ok())])
         }
+    }
+}
+
+/// `GET /health/ready`'s answers: Redis, or the auth-service in remote mode.
+pub(crate) struct Readiness;
+
+impl IntoResponses for Readiness {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        readiness_responses(&["redis"])
     }
 }

@@ -3,23 +3,10 @@
 //! serves it (built once at start). A copy is committed as
 //! `docs/openapi/resource-service.json`, and the tests fail when it differs.
 
-use std::collections::BTreeMap;
-
-use session_core::http::openapi::{SESSION_BEARER, SESSION_COOKIE, complete, readiness_responses};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::response::Response;
-use utoipa::{IntoResponses, OpenApi};
+use session_core::http::openapi::{SESSION_BEARER, SESSION_COOKIE, complete};
+use utoipa::OpenApi;
 
 use super::{health, me};
-
-/// `GET /health/ready`'s answers: Redis, or the auth-service in remote mode.
-pub(crate) struct Readiness;
-
-impl IntoResponses for Readiness {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        readiness_responses(&["redis"])
-    }
-}
 
 /// The security schemes, the shared headers and the `500` of every operation.
 struct Contract;
