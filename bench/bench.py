@@ -67,6 +67,17 @@ def wrk(url, script=None, arg=None, connections=CONNECTIONS, seconds=SECONDS):
             "requests": requests}
 
 
+def wrk_both(urls, script, arg):
+    """wrk on several instances at once, the connections shared out; one figure."""
+    from concurrent.futures import ThreadPoolExecutor
+    each = max(1, CONNECTIONS // len(urls))
+    with ThreadPoolExecutor(len(urls)) as pool:
+        runs = list(pool.map(lambda url: wrk(url, script, arg, connections=each), urls))
+    return {"rps": sum(r["rps"] for r in runs), "p50_ms": max(r["p50_ms"] for r in runs),
+            "p99_ms": max(r["p99_ms"] for r in runs), "errors": sum(r["errors"] for r in runs),
+            "requests": sum(r["requests"] for r in runs), "instances_rps": [r["rps"] for r in runs]}
+
+
 def redis_benchmark(port):
     def run(n):
         out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "get", "-c", str(CONNECTIONS),
@@ -174,13 +185,15 @@ def main():
     users_file = env("BENCH_USERS_FILE")
     multiple_tokens_file = env("BENCH_MULTIPLE_TOKENS_FILE")
     zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
+    cluster_tokens_file = env("BENCH_CLUSTER_TOKENS_FILE")
     baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
     for name, var in [("peer", "BENCH_PEER"), ("bare", "BENCH_BARE")]:
         ports[name] = int(env(f"{var}_PORT"))
         pids[name] = int(env(f"{var}_PID"))
     for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60"),
                       ("redis-mode-no-metrics", "BENCH_REDIS_NOMETRICS"),
-                      ("cached-no-metrics", "BENCH_CACHED_NOMETRICS")] + (
+                      ("cached-no-metrics", "BENCH_CACHED_NOMETRICS"),
+                      ("cluster-a", "BENCH_CLUSTER_A"), ("cluster-b", "BENCH_CLUSTER_B")] + (
             [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF"),
              ("baseline-zipf-60s", "BENCH_BASELINE_ZIPF60")]
             if baseline else []):
@@ -203,7 +216,13 @@ def main():
     cookies_file = os.path.join(os.path.dirname(tokens_file), "peer-cookies.txt")
     peer_cookies(ports["peer"], SESSIONS, cookies_file)
     tokens_of = lambda name: (multiple_tokens_file if name == "multiple-mode"
-                              else zipf_tokens_file if "zipf" in name else tokens_file)
+                              else zipf_tokens_file if "zipf" in name
+                              else cluster_tokens_file if name.startswith("cluster")
+                              else tokens_file)
+    with open(cluster_tokens_file) as f:
+        first_cluster = f.readline().strip()
+    status, _ = request(ports["cluster-a"], "GET", "/me", headers={"Authorization": "Bearer " + first_cluster})
+    assert status == 200, f"a seeded cluster session is refused: {status}"
     for name in ports:  # warm-up: connections, pools, the cache
         if name == "peer":
             wrk(me(name), "me.lua", (cookies_file, "cookie"), seconds=2)
@@ -247,6 +266,9 @@ def main():
     time.sleep(1)
     results["/me during login storm"] = wrk(me("redis-mode"), "me.lua", tokens_file)
     storm.wait()
+    print("5/6 /me on a Redis Cluster (3 masters + 3 replicas), two instances at once ...", flush=True)
+    results["/me cluster, 2 instances"] = wrk_both([me("cluster-a"), me("cluster-b")], "me.lua",
+                                                    cluster_tokens_file)
     print("6/6 /me with the validation cache, and the revocation delay ...", flush=True)
     results["/me cached"] = wrk(me("cached"), "me.lua", tokens_file)
     results["/me cached"]["peak_rss_mb"] = peak_rss_mb(pids["cached"])
@@ -279,6 +301,8 @@ def main():
         ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],
          "<= 2 x unloaded p99", lambda r: r <= 2),
         ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
+        ("/me cluster, 2 instances", "errors", results["/me cluster, 2 instances"]["errors"], "== 0",
+         lambda v: v == 0),
         ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
         ("/me redis mode", "vs peer", results["/me redis mode"]["rps"] / results["/me peer (actix-session)"]["rps"],
          ">= 1.2 x peer", lambda r: r >= 1.2),

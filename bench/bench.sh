@@ -7,6 +7,9 @@
 # under bench/results/.
 # Everything started here is stopped on exit, by pid.
 #
+# A Redis Cluster (3 masters + 3 replicas, on ports of their own) carries the cluster
+# leg: two resource-service instances in redis.mode = cluster, wrk on both at once.
+#
 # BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000),
 # BENCH_ZIPF_SESSIONS (1000000: the cache leg's sessions, against a cache of 100000).
 # BENCH_BASELINE_REV=<git revision> also builds that revision's resource-service and
@@ -47,6 +50,37 @@ if [ -n "${BENCH_BASELINE_REV:-}" ]; then
 fi
 
 start_stores
+
+# The cluster leg's Redis Cluster: six nodes (a node's port must leave room for its
+# bus port, +10000), joined with one replica per master.
+cluster_port() {
+    local port
+    while :; do
+        port=$(free_port)
+        if [ "$port" -le 55535 ] && ! port_open $((port + 10000)); then
+            echo "$port"
+            return
+        fi
+    done
+}
+CLUSTER_NODES=()
+for ((i = 0; i < 6; i++)); do
+    port=$(cluster_port)
+    start_redis "$port" "$RUN_DIR" --cluster-enabled yes \
+        --cluster-config-file "$RUN_DIR/nodes-$port.conf" --cluster-node-timeout 2000
+    PIDS+=("$REDIS_PID")
+    CLUSTER_NODES+=("127.0.0.1:$port")
+done
+redis-cli --cluster create "${CLUSTER_NODES[@]}" --cluster-replicas 1 --cluster-yes >"$RUN_DIR/cluster-create.log"
+for node in "${CLUSTER_NODES[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -p "${node##*:}" CLUSTER INFO | grep -q cluster_state:ok && break
+        sleep 0.1
+    done
+done
+CLUSTER_SEEDS=$(printf 'redis://%s,' "${CLUSTER_NODES[@]}")
+CLUSTER=(APP__REDIS__MODE=cluster APP__REDIS__NODES="${CLUSTER_SEEDS%,}"
+    APP__SESSION__KEY_PREFIX="bench-cluster:")
 
 # The services and the seeder read the same settings, so seeded tokens validate.
 export RUST_LOG=warn
@@ -95,6 +129,9 @@ start_resource BENCH_CACHED_NOMETRICS cached-no-metrics APP__VALIDATION__CACHE=t
 # session.per_user = multiple keeps token digests under its own key prefix.
 MULTIPLE=(APP__SESSION__PER_USER=multiple APP__SESSION__KEY_PREFIX="bench-multiple:")
 start_resource BENCH_MULTIPLE multiple-mode "${MULTIPLE[@]}"
+# The cluster leg: two instances on the Redis Cluster.
+start_resource BENCH_CLUSTER_A cluster-a "${CLUSTER[@]}"
+start_resource BENCH_CLUSTER_B cluster-b "${CLUSTER[@]}"
 # The cache leg: a million sessions under their own prefix, a cache of 100,000.
 ZIPF=(APP__SESSION__KEY_PREFIX="bench-zipf:" APP__VALIDATION__CACHE=true
     APP__VALIDATION__CACHE_MAX_ENTRIES=100000)
@@ -122,6 +159,9 @@ echo "seeding $BENCH_ZIPF_SESSIONS sessions for the cache leg ..."
 export BENCH_ZIPF_TOKENS_FILE="$RUN_DIR/tokens-zipf.txt"
 env "${ZIPF[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_ZIPF_SESSIONS" \
     "$BENCH_ZIPF_TOKENS_FILE"
+export BENCH_CLUSTER_TOKENS_FILE="$RUN_DIR/tokens-cluster.txt"
+env "${CLUSTER[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" \
+    "$BENCH_CLUSTER_TOKENS_FILE"
 export BENCH_MULTIPLE_TOKENS_FILE="$RUN_DIR/tokens-multiple.txt"
 env "${MULTIPLE[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" \
     "$BENCH_MULTIPLE_TOKENS_FILE"
