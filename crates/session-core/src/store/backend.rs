@@ -466,10 +466,12 @@ impl SentinelState {
         }
     }
 
-    /// Asks the sentinels, in turn, where the master is.
+    /// Asks every sentinel where the master is and takes the answer of a majority of
+    /// them: right after a failover a sentinel may still name the old master, which,
+    /// woken up, still calls itself master for a moment; following that one sentinel
+    /// would read from a server that no longer gets the writes.
     async fn master_addr(&self) -> Result<ConnectionAddr, Unreachable> {
-        let mut last = String::from("no sentinel configured");
-        for sentinel in &self.sentinels {
+        let asks = self.sentinels.iter().map(|sentinel| async move {
             let ask = async {
                 let client = Client::open(sentinel.clone())?;
                 let mut conn = client.get_multiplexed_async_connection().await?;
@@ -480,27 +482,43 @@ impl SentinelState {
                     .await
             };
             match tokio::time::timeout(self.timeout, ask).await {
-                Ok(Ok(Some((host, port)))) => {
-                    return Ok(match self.template.addr() {
-                        ConnectionAddr::TcpTls {
-                            insecure,
-                            tls_params,
-                            ..
-                        } => ConnectionAddr::TcpTls {
-                            host,
-                            port,
-                            insecure: *insecure,
-                            tls_params: tls_params.clone(),
-                        },
-                        _ => ConnectionAddr::Tcp(host, port),
-                    });
-                }
-                Ok(Ok(None)) => last = format!("the sentinels know no master {}", self.master_name),
-                Ok(Err(err)) => last = err.to_string(),
-                Err(_) => last = "sentinel timed out".into(),
+                Ok(Ok(Some(addr))) => Ok(addr),
+                Ok(Ok(None)) => Err(format!("the sentinels know no master {}", self.master_name)),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err("sentinel timed out".to_owned()),
+            }
+        });
+        let answers = futures_util::future::join_all(asks).await;
+        let mut votes: Vec<((String, u16), usize)> = Vec::new();
+        let mut last = String::from("no sentinel configured");
+        for answer in answers {
+            match answer {
+                Ok(addr) => match votes.iter_mut().find(|(named, _)| *named == addr) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((addr, 1)),
+                },
+                Err(reason) => last = reason,
             }
         }
-        Err(Unreachable(last))
+        let majority = self.sentinels.len() / 2 + 1;
+        let Some(((host, port), _)) = votes.into_iter().find(|(_, n)| *n >= majority) else {
+            return Err(Unreachable(format!(
+                "no majority of the sentinels names one master ({last})"
+            )));
+        };
+        Ok(match self.template.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host, port),
+        })
     }
 
     /// The master's address and a connection to it that `ROLE` confirms is a master.

@@ -249,7 +249,12 @@ impl SessionStore {
                 .await
                 .ok()
         };
-        matches!(tokio::time::timeout(self.timeout, call).await, Ok(Some(_)))
+        let sent = matches!(tokio::time::timeout(self.timeout, call).await, Ok(Some(_)));
+        if !sent {
+            // Quiet, but not ignored: a master that stopped answering is dropped.
+            self.backend.failed(None);
+        }
+        sent
     }
 
     /// A pub/sub connection that hears the invalidation channel (for the validation

@@ -5,11 +5,16 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, PASSWORD, stack, unique_email};
+use crate::helpers::{Options, PASSWORD, Stack, stack, unique_email};
 
 #[tokio::test]
 async fn a_hundred_concurrent_logins_yield_one_token() {
     let s = stack(Options::default()).await;
+    a_hundred_racing_logins_make_one_session(&s).await;
+}
+
+/// 100 concurrent logins of one new user: all 200, one token, one of them created it.
+pub async fn a_hundred_racing_logins_make_one_session(s: &Stack) {
     let email = unique_email();
     s.sign_up(&email).await;
     let mut tasks = tokio::task::JoinSet::new();

@@ -4,7 +4,6 @@
 //! failures: a master stopped (SIGSTOP) answers 503, never 401 or 500, until its
 //! replica takes over, then 200 again without a restart.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,34 +119,7 @@ async fn story_and_races(s: &Stack) {
     .await;
 
     // 100 racing logins of one user: one session.
-    let email = unique_email();
-    s.sign_up(&email).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..100 {
-        let (client, url, email) = (s.client.clone(), s.auth.url("/login"), email.clone());
-        tasks.spawn(async move {
-            let res = client
-                .post(url)
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
-            res.json::<Value>().await.unwrap()
-        });
-    }
-    let mut tokens = HashSet::new();
-    let mut created = 0;
-    while let Some(body) = tasks.join_next().await {
-        let body = body.unwrap();
-        created += usize::from(body["reused"] == false);
-        tokens.insert(body["token"].as_str().unwrap().to_owned());
-    }
-    assert_eq!(
-        (tokens.len(), created),
-        (1, 1),
-        "one session from 100 racing logins"
-    );
+    crate::races::a_hundred_racing_logins_make_one_session(s).await;
 }
 
 /// Sends /me for `auth` until it answers 200 again (at most `limit`); every answer

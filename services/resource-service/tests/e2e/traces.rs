@@ -180,6 +180,27 @@ async fn me(s: &Stack, auth: &str, request_id: &str, traceparent: Option<&str>) 
     request.send().await.unwrap().status()
 }
 
+/// Sends `/me` with a new session inside `trace` (the caller's span
+/// `b7ad6b7169203331`) and returns the auth-service's server span in that trace.
+async fn auth_span_of_a_traced_me(s: &Stack, collector: &Collector, trace: &str) -> Received {
+    let auth = token(s).await;
+    let given = format!("00-{trace}-b7ad6b7169203331-01");
+    assert_eq!(
+        me(s, &auth, &request_id(), Some(&given)).await,
+        StatusCode::OK
+    );
+    let span = collector
+        .wait_for("auth-service span in the caller's trace", |spans| {
+            spans
+                .iter()
+                .find(|s| s.trace_id == trace && s.request_id.is_some())
+                .cloned()
+        })
+        .await;
+    assert_eq!(span.service, "auth-service");
+    span
+}
+
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 
@@ -324,22 +345,7 @@ async fn without_export_the_resource_service_still_forwards_the_trace() {
     s.auth
         .set_env("APP__TELEMETRY__OTLP_ENDPOINT", &collector.endpoint());
     s.auth.restart().await;
-    let auth = token(&s).await;
-    let trace = "0af7651916cd43dd8448eb211c80319c";
-    let given = format!("00-{trace}-b7ad6b7169203331-01");
-    assert_eq!(
-        me(&s, &auth, &request_id(), Some(&given)).await,
-        StatusCode::OK
-    );
-    let span = collector
-        .wait_for("auth-service span in the caller's trace", |spans| {
-            spans
-                .iter()
-                .find(|s| s.trace_id == trace && s.request_id.is_some())
-                .cloned()
-        })
-        .await;
-    assert_eq!(span.service, "auth-service");
+    let span = auth_span_of_a_traced_me(&s, &collector, "0af7651916cd43dd8448eb211c80319c").await;
     assert_eq!(span.name, "POST /introspect");
     assert_ne!(
         span.parent_id, "b7ad6b7169203331",
@@ -369,22 +375,7 @@ async fn the_jwks_fetch_a_request_triggers_carries_its_trace() {
     s.auth
         .set_env("APP__TELEMETRY__OTLP_ENDPOINT", &collector.endpoint());
     s.auth.restart().await;
-    let auth = token(&s).await;
-    let trace = "5b8efff798038103d269b633813fc60c";
-    let given = format!("00-{trace}-eee19b7ec3c1b174-01");
-    assert_eq!(
-        me(&s, &auth, &request_id(), Some(&given)).await,
-        StatusCode::OK
-    );
-    let span = collector
-        .wait_for("auth-service JWKS span in the caller's trace", |spans| {
-            spans
-                .iter()
-                .find(|s| s.trace_id == trace && s.request_id.is_some())
-                .cloned()
-        })
-        .await;
-    assert_eq!(span.service, "auth-service");
+    let span = auth_span_of_a_traced_me(&s, &collector, "5b8efff798038103d269b633813fc60c").await;
     assert_eq!(span.name, "GET /.well-known/jwks.json");
 }
 
