@@ -135,6 +135,10 @@ start_resource BENCH_CLUSTER_B cluster-b "${CLUSTER[@]}"
 # The cache leg: a million sessions under their own prefix, a cache of 100,000.
 ZIPF=(APP__SESSION__KEY_PREFIX="bench-zipf:" APP__VALIDATION__CACHE=true
     APP__VALIDATION__CACHE_MAX_ENTRIES=100000)
+# A validation cache serves only while it hears its channel (an auth-service's beat),
+# so this prefix gets an auth-service of its own, as a deployment would have.
+start_leg BENCH_ZIPF_AUTH "$REPO_ROOT/target/release/auth-service" auth-zipf APP__SERVER__PORT \
+    APP__MONGODB__URI="$MONGO_URI" APP__SESSION__KEY_PREFIX="bench-zipf:"
 start_resource BENCH_ZIPF cached-zipf "${ZIPF[@]}"
 # The same with entries kept up to 60 s, so the eviction policy shows apart from the
 # default 5 s age bound (a session used less often than that is a miss whatever the policy).
