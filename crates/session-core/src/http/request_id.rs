@@ -17,6 +17,10 @@ use crate::trace_context::{self, TRACEPARENT_HEADER, TRACESTATE_HEADER, TracePar
 /// The `X-Request-Id` header, as actix's header name.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
+/// The W3C trace headers, as actix's header names (parsed once, not per request).
+static TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT_HEADER);
+static TRACESTATE: HeaderName = HeaderName::from_static(TRACESTATE_HEADER);
+
 /// The request id of the current request, set by [`request_context`].
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -45,13 +49,13 @@ fn new_request_id() -> String {
 /// when that is acceptable); anything else starts a new trace.
 fn incoming_trace(req: &ServiceRequest) -> Option<(TraceParent, Option<String>)> {
     let headers = req.headers();
-    let mut parents = headers.get_all(TRACEPARENT_HEADER);
+    let mut parents = headers.get_all(&TRACEPARENT);
     let first = parents.next()?;
     if parents.next().is_some() {
         return None;
     }
     let parent = TraceParent::parse(first.to_str().ok()?)?;
-    let mut states = headers.get_all(TRACESTATE_HEADER);
+    let mut states = headers.get_all(&TRACESTATE);
     let state = match (states.next(), states.next()) {
         (Some(value), None) => value
             .to_str()

@@ -323,6 +323,11 @@ impl Stack {
     }
 }
 
+/// One `APP__...` variable for a service's environment.
+pub fn kv(k: &str, v: &str) -> (String, String) {
+    (k.to_owned(), v.to_owned())
+}
+
 pub fn unique_email() -> String {
     format!("e2e-{}@example.com", uuid::Uuid::new_v4().simple())
 }

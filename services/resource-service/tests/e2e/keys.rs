@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use session_core::keys;
 
-use crate::helpers::{Options, Stack, assert_error, stack, unique_email};
+use crate::helpers::{Options, Stack, assert_error, kv, stack, unique_email};
 
 fn key_pair() -> (String, String) {
     let private = keys::generate_signing_key_pem().unwrap();
@@ -14,10 +14,6 @@ fn key_pair() -> (String, String) {
         private.expose_secret().to_owned(),
         keys::public_pem(&signing).unwrap(),
     )
-}
-
-fn kv(k: &str, v: &str) -> (String, String) {
-    (k.to_owned(), v.to_owned())
 }
 
 async fn login_token(s: &Stack) -> (String, String) {

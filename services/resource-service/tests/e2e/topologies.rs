@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ChildGuard, Options, PASSWORD, Stack, TempDir, assert_error, env, stack, unique_email,
+    ChildGuard, Options, PASSWORD, Stack, TempDir, assert_error, env, kv, stack, unique_email,
     wait_port,
 };
 use crate::process::signal;
@@ -70,10 +70,6 @@ impl Node {
         }
         cmd.query_async(&mut self.conn().await).await.unwrap()
     }
-}
-
-fn kv(k: &str, v: &str) -> (String, String) {
-    (k.to_owned(), v.to_owned())
 }
 
 /// Waits up to `limit` for `check`, polling.

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{Options, Stack, free_port, stack};
+use crate::helpers::{Options, Stack, free_port, kv, stack};
 
 /// One span as the collector received it.
 #[derive(Debug, Clone)]
@@ -154,10 +154,6 @@ impl Collector {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn kv(k: &str, v: &str) -> (String, String) {
-    (k.to_owned(), v.to_owned())
 }
 
 fn request_id() -> String {
