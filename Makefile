@@ -1,5 +1,5 @@
 # The session store's everyday commands. `make run` and `make test` are all a newcomer needs.
-.PHONY: help run test demo bench soak build lint fmt deploy-check
+.PHONY: help run test demo bench profile soak build lint fmt deploy-check
 .DEFAULT_GOAL := help
 
 ## help: list these targets (what `make` alone prints)
@@ -44,6 +44,10 @@ soak:
 ## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON in bench/results/
 bench:
 	bash bench/bench.sh
+
+## profile: perf + inferno flamegraphs of GET /me under load (plain, cached, at info); in bench/results/
+profile:
+	bash bench/profile.sh
 
 .PHONY: sessionctl
 ## sessionctl: build the operator CLI, target/release/sessionctl (see README, "sessionctl")

@@ -29,6 +29,7 @@
 //! - `client` (feature `http-client`): the auth-service's HTTP clients (introspection,
 //!   JWKS).
 //! - [`http`]: actix-web: the extractor, error bodies, request ids, body limits, server.
+//! - [`log_sink`]: the services' log writer (buffered, written by a thread of its own).
 //! - [`telemetry`]: logs, and span export over OTLP/HTTP.
 //! - [`probe`]: the `healthcheck` subcommand's liveness probe.
 
@@ -43,6 +44,7 @@ pub mod http;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod log_sink;
 pub mod measure;
 pub mod probe;
 pub mod session;

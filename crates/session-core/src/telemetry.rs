@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
+use crate::log_sink::{LogGuard, LogSink};
 use crate::settings::SettingsError;
 use crate::trace_context::{RequestTrace, TraceParent};
 
@@ -37,14 +39,20 @@ pub fn exporting() -> bool {
 pub struct Telemetry {
     #[cfg(feature = "otlp")]
     export: Option<otlp::Export>,
+    /// The log writer; dropping it writes out the lines still buffered.
+    logs: Option<LogGuard>,
 }
 
 impl Telemetry {
-    /// Sends what is queued (bounded by two seconds) and stops exporting.
+    /// Sends what is queued (bounded by two seconds) and stops exporting; writes out
+    /// the buffered log lines.
     pub async fn shutdown(self) {
         #[cfg(feature = "otlp")]
-        if let Some(export) = self.export {
+        if let Some(export) = &self.export {
             export.shutdown().await;
+        }
+        if let Some(logs) = &self.logs {
+            logs.sink().flush();
         }
     }
 }
@@ -66,17 +74,25 @@ pub fn init_service(
     settings: Option<&TelemetrySettings>,
 ) -> Result<Telemetry, SettingsError> {
     let endpoint = settings.and_then(|s| s.otlp_endpoint.as_deref());
+    // Lines go through the log writer's buffer, written out by a thread of its own.
+    let (writer, guard) = LogSink::start(Box::new(std::io::stderr()));
+    let logs = Some(guard);
     match endpoint {
         None => {
-            init_logs(default_filter);
-            Ok(Telemetry::default())
+            init_logs_to(default_filter, writer);
+            Ok(Telemetry {
+                logs,
+                ..Telemetry::default()
+            })
         }
         #[cfg(feature = "otlp")]
-        Some(endpoint) => otlp::init(default_filter, service, endpoint),
+        Some(endpoint) => {
+            otlp::init(default_filter, service, endpoint, writer).map(|t| Telemetry { logs, ..t })
+        }
         #[cfg(not(feature = "otlp"))]
         Some(_) => {
             let _ = service;
-            init_logs(default_filter);
+            init_logs_to(default_filter, writer);
             Err(SettingsError::Malformed {
                 key: "telemetry.otlp_endpoint".into(),
                 expected: "usable: this build has no OTLP exporter (session-core feature `otlp`)",
@@ -90,9 +106,16 @@ fn env_filter(default_filter: &str) -> EnvFilter {
 }
 
 fn init_logs(default_filter: &str) {
+    init_logs_to(default_filter, std::io::stderr);
+}
+
+fn init_logs_to<W>(default_filter: &str, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let _ = tracing_subscriber::fmt()
         .with_env_filter(env_filter(default_filter))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
@@ -184,7 +207,7 @@ mod otlp {
     }
 
     impl Export {
-        pub(super) async fn shutdown(self) {
+        pub(super) async fn shutdown(&self) {
             let flushed = self.flushed.notified();
             self.flush.notify_one();
             let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
@@ -195,6 +218,7 @@ mod otlp {
         default_filter: &str,
         service: &'static str,
         endpoint: &str,
+        writer: crate::log_sink::LogSink,
     ) -> Result<Telemetry, SettingsError> {
         let url = traces_url(endpoint)?;
         // rustls needs one process-wide crypto provider; a second install is a no-op.
@@ -227,7 +251,7 @@ mod otlp {
             .with_target("auth_service", LevelFilter::INFO)
             .with_target("resource_service", LevelFilter::INFO);
         let logs = fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .with_filter(env_filter(default_filter));
@@ -245,6 +269,7 @@ mod otlp {
         }
         Ok(Telemetry {
             export: Some(export),
+            logs: None,
         })
     }
 

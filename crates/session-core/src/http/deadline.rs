@@ -52,6 +52,11 @@ pub async fn body_deadline(
         .app_data::<RequestDeadline>()
         .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0);
     let inner = req.take_payload();
+    if matches!(inner, Payload::None) {
+        // No body (a GET like /me): nothing to wait for, and no timer to set.
+        req.set_payload(inner);
+        return next.call(req).await;
+    }
     let bounded = Bounded {
         inner,
         deadline: Box::pin(tokio::time::sleep(limit)),

@@ -327,8 +327,9 @@ impl Backend {
     /// A connection for writes and scripts.
     pub(crate) async fn writer(&self) -> Result<Connection, Unreachable> {
         match self {
-            Self::Standalone { pool, .. } => pool
-                .get()
+            // Boxed: the pool's future holds a whole connection set-up (TLS included),
+            // kilobytes that every command's future would otherwise carry and copy.
+            Self::Standalone { pool, .. } => Box::pin(pool.get())
                 .await
                 .map(Connection::Pooled)
                 .map_err(|err| Unreachable(err.to_string())),
@@ -337,11 +338,13 @@ impl Backend {
         }
     }
 
-    /// A connection for reads (masters only).
+    /// A connection for reads (masters only). Never the pool: a read is one command
+    /// on the shared multiplexed connection.
     pub(crate) async fn reader(&self) -> Result<Connection, Unreachable> {
         match self {
             Self::Standalone { reader, .. } => Ok(Connection::Manager(reader.clone())),
-            _ => self.writer().await,
+            Self::Cluster(state) => state.connection().await.map(Connection::Cluster),
+            Self::Sentinel(state) => state.connection().await.map(Connection::Master),
         }
     }
 
@@ -559,7 +562,9 @@ impl SentinelState {
         if let Some((_, conn)) = self.conn.read().ok().and_then(|c| c.clone()) {
             return Ok(conn);
         }
-        let (addr, conn) = self.resolve().await?;
+        // Boxed: asking the sentinels is a large future, and this one sits inside
+        // every command's future, which would otherwise be copied at that size.
+        let (addr, conn) = Box::pin(self.resolve()).await?;
         tracing::info!(master = ?addr_label(&addr), "redis master found through the sentinels");
         if let Ok(mut slot) = self.conn.write() {
             *slot = Some((addr, conn.clone()));
