@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
@@ -96,13 +99,30 @@ impl KeyRing {
     }
 }
 
+/// How many header segments [`TokenCodec`] remembers as checked (one per signing key
+/// in use; a few more cover rotations).
+const KNOWN_HEADERS: usize = 16;
+
 /// Signs and verifies session tokens according to [`JwtSettings`].
+///
+/// Verifying takes one of two ways with the same outcome. A token whose header segment
+/// has not been seen goes through `jsonwebtoken::decode` whole (header parsed and
+/// checked, signature, claims, issuer, audience, expiry). Once a token with that exact
+/// header segment has passed, the segment is remembered (with its key id), and later
+/// tokens that carry it skip what only depends on the header: the signature is checked
+/// with the key prepared once (HS256: the keyed HMAC state), the claims are parsed once
+/// and issuer, audience and expiry are checked here, in the order jsonwebtoken checks
+/// them. A header is remembered only after a token with a valid signature carried it.
 pub struct TokenCodec {
     signer: Option<(Header, EncodingKey)>,
     keys: VerifyKeys,
     validation: Validation,
     issuer: String,
     audience: String,
+    /// HS256: the HMAC keyed with the secret, cloned for each verification.
+    hmac: Option<Hmac<sha2::Sha256>>,
+    /// Header segments that passed the full check, with their key id.
+    known_headers: RwLock<Vec<(Box<str>, Option<String>)>>,
 }
 
 impl std::fmt::Debug for TokenCodec {
@@ -119,6 +139,7 @@ impl TokenCodec {
     /// Builds the codec; an HS256 secret under 32 bytes or an unreadable key is an error.
     pub fn new(settings: &JwtSettings) -> Result<Self, SettingsError> {
         crate::jwt_crypto::install();
+        let mut hmac = None;
         let (algorithm, signer, keys) = match settings.algorithm {
             JwtAlgorithm::HS256 => {
                 let secret = settings.secret.expose_secret().as_bytes();
@@ -138,6 +159,14 @@ impl TokenCodec {
                         key: "jwt.secret".into(),
                         expected: "a usable HMAC secret",
                     })?;
+                hmac = Some(
+                    <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret).map_err(|_| {
+                        SettingsError::Malformed {
+                            key: "jwt.secret".into(),
+                            expected: "a usable HMAC secret",
+                        }
+                    })?,
+                );
                 (
                     Algorithm::HS256,
                     Some((Header::new(Algorithm::HS256), encoding)),
@@ -191,6 +220,8 @@ impl TokenCodec {
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            hmac,
+            known_headers: RwLock::new(Vec::new()),
         })
     }
 
@@ -235,6 +266,16 @@ impl TokenCodec {
 
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Some(known) = self.decode_known(token) {
+            return known;
+        }
+        let claims = self.decode_checked(token)?;
+        self.remember_header(token);
+        Ok(claims)
+    }
+
+    /// The whole check, header included.
+    fn decode_checked(&self, token: &str) -> Result<Claims, TokenError> {
         let key = match &self.keys {
             VerifyKeys::Single(key) => key,
             VerifyKeys::ByKid(ring) => {
@@ -251,6 +292,89 @@ impl TokenCodec {
             }
         };
         self.verify(token, key)
+    }
+
+    /// Remembers the header segment of `token`, which just passed the whole check.
+    fn remember_header(&self, token: &str) {
+        let Some((header, _)) = token.split_once('.') else {
+            return;
+        };
+        let kid = match &self.keys {
+            VerifyKeys::Single(_) => None,
+            VerifyKeys::ByKid(_) => match jsonwebtoken::decode_header(token) {
+                Ok(parsed) => parsed.kid,
+                Err(_) => return,
+            },
+        };
+        let Ok(mut known) = self.known_headers.write() else {
+            return;
+        };
+        if known.iter().any(|(seen, _)| **seen == *header) {
+            return;
+        }
+        if known.len() >= KNOWN_HEADERS {
+            known.remove(0);
+        }
+        known.push((header.into(), kid));
+    }
+
+    /// The check for a token whose header segment passed before; `None` when it did not.
+    fn decode_known(&self, token: &str) -> Option<Result<Claims, TokenError>> {
+        // Split as jsonwebtoken splits: the signature after the last dot, the header
+        // before the one ahead of it.
+        let (message, signature) = token.rsplit_once('.')?;
+        let (header, payload) = message.rsplit_once('.')?;
+        let kid = {
+            let known = self.known_headers.read().ok()?;
+            known.iter().find(|(seen, _)| **seen == *header)?.1.clone()
+        };
+        Some(self.verify_known(message, signature, payload, kid.as_deref()))
+    }
+
+    fn verify_known(
+        &self,
+        message: &str,
+        signature: &str,
+        payload: &str,
+        kid: Option<&str>,
+    ) -> Result<Claims, TokenError> {
+        let valid = match (&self.keys, &self.hmac) {
+            (VerifyKeys::Single(_), Some(hmac)) => {
+                let tag = URL_SAFE_NO_PAD
+                    .decode(signature)
+                    .map_err(|_| TokenError::Invalid)?;
+                let mut mac = hmac.clone();
+                mac.update(message.as_bytes());
+                // Constant time.
+                mac.verify_slice(&tag).is_ok()
+            }
+            (VerifyKeys::ByKid(ring), _) => {
+                let kid = kid.ok_or(TokenError::Invalid)?;
+                let ring = ring.read().map_err(|_| TokenError::Invalid)?;
+                let key = ring.decoding.get(kid).ok_or(TokenError::UnknownKey)?;
+                jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::EdDSA)
+                    .unwrap_or(false)
+            }
+            (VerifyKeys::Single(_), None) => false,
+        };
+        if !valid {
+            return Err(TokenError::Invalid);
+        }
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Invalid)?;
+        let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)?;
+        // As jsonwebtoken checks with leeway 0: expiry, then issuer, then audience.
+        if claims.exp < 0 {
+            return Err(TokenError::Invalid);
+        }
+        if claims.exp < chrono::Utc::now().timestamp() {
+            return Err(TokenError::Expired);
+        }
+        if claims.iss != self.issuer || claims.aud != self.audience {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 
     fn verify(&self, token: &str, key: &DecodingKey) -> Result<Claims, TokenError> {

@@ -10,6 +10,19 @@ use crate::settings::PerUser;
 use crate::store::{SessionStore, token_digest};
 use crate::token::{Claims, KeyRefresher, TokenCodec, TokenError};
 
+/// A session from claims held elsewhere (the cache): copies only what a session shows.
+fn session_of(claims: &Claims, token: String, ends_at: i64) -> Session {
+    Session {
+        token,
+        user_id: claims.sub.clone(),
+        session_id: claims.sid.clone(),
+        email: claims.email.clone(),
+        issued_at: claims.iat,
+        expires_at: ends_at.min(claims.exp),
+        absolute_expires_at: claims.exp,
+    }
+}
+
 fn session_from(claims: Claims, token: String, ends_at: i64) -> Session {
     Session {
         token,
@@ -87,11 +100,7 @@ impl LocalValidator {
             Credential::Bearer(token) => {
                 let cache = self.cache.as_deref();
                 if let Some(cached) = cache.and_then(|c| c.get(token)) {
-                    return Ok(session_from(
-                        cached.claims.clone(),
-                        token.clone(),
-                        cached.ends_at,
-                    ));
+                    return Ok(session_of(&cached.claims, token.clone(), cached.ends_at));
                 }
                 let claims = self.decode(token).await?;
                 let ticket = cache.map(|c| c.ticket(&claims.sub));

@@ -11,14 +11,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::PayloadError;
-use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use futures_util::Stream;
 
-/// How long a request's body may take, as app data for [`body_deadline`].
+/// How long a request's body may take, as app data for [`bound_body`].
 #[derive(Debug, Clone, Copy)]
 pub struct RequestDeadline(pub Duration);
 
@@ -43,20 +41,18 @@ impl Stream for Bounded {
     }
 }
 
-/// Middleware: bounds the time the request's body may take to arrive.
-pub async fn body_deadline(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let limit = req
-        .app_data::<RequestDeadline>()
-        .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0);
+/// Bounds the time the request's body may take to arrive (run by the request
+/// middleware, [`super::request_context`]).
+pub fn bound_body(req: &mut ServiceRequest) {
     let inner = req.take_payload();
     if matches!(inner, Payload::None) {
         // No body (a GET like /me): nothing to wait for, and no timer to set.
         req.set_payload(inner);
-        return next.call(req).await;
+        return;
     }
+    let limit = req
+        .app_data::<RequestDeadline>()
+        .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0);
     let bounded = Bounded {
         inner,
         deadline: Box::pin(tokio::time::sleep(limit)),
@@ -64,7 +60,6 @@ pub async fn body_deadline(
     req.set_payload(Payload::Stream {
         payload: Box::pin(bounded),
     });
-    next.call(req).await
 }
 
 /// The deadline when none is configured.

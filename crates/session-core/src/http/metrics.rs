@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::{HttpResponse, http::header};
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -87,18 +85,28 @@ pub async fn render() -> HttpResponse {
     }
 }
 
-/// Middleware: `http_requests_total{service,route,method,status}` and
-/// `http_request_duration_seconds{service,route,method}` for every request.
-pub async fn record(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !enabled() {
-        return next.call(req).await;
-    }
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let res = next.call(req).await?;
+/// When a request started and its method label, for [`request_finished`]; `None`
+/// when metrics are off.
+pub struct RequestClock {
+    started: Instant,
+    method: &'static str,
+}
+
+/// Starts timing `req` for the request metrics (see [`request_finished`]).
+pub fn request_started(req: &ServiceRequest) -> Option<RequestClock> {
+    enabled().then(|| RequestClock {
+        started: Instant::now(),
+        method: method_label(req.method()),
+    })
+}
+
+/// Records `http_requests_total{service,route,method,status}` and
+/// `http_request_duration_seconds{service,route,method}` for a finished request (run
+/// by the request middleware, [`super::request_context`]).
+pub fn request_finished<B>(clock: Option<RequestClock>, res: &ServiceResponse<B>) {
+    let Some(RequestClock { started, method }) = clock else {
+        return;
+    };
     let status = res.status().as_u16();
     let route = res
         .request()
@@ -123,7 +131,6 @@ pub async fn record(
             latency.record(elapsed);
         }
     });
-    Ok(res)
 }
 
 /// A worker's handles by route name, then (status, method): registered once, so a

@@ -66,12 +66,14 @@ fn incoming_trace(req: &ServiceRequest) -> Option<(TraceParent, Option<String>)>
     Some((parent, state))
 }
 
-/// Middleware: takes `X-Request-Id` from the request or makes one, and the W3C trace
-/// context; runs the request in a span that carries the id, inside that trace; logs
-/// method, path, status and latency, and puts the id and
+/// The middleware every request passes (one step, one boxed future): takes
+/// `X-Request-Id` from the request or makes one, and the W3C trace context; runs the
+/// request in a span that carries the id, inside that trace; bounds the time its body
+/// may take ([`super::deadline`]); records the request metrics ([`super::metrics`]);
+/// logs method, path, status and latency, and puts the id and
 /// `X-Content-Type-Options: nosniff` on the response.
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
@@ -100,11 +102,14 @@ pub async fn request_context(
     let trace = crate::telemetry::request_trace(&span, incoming_trace(&req));
     let method = exporting.then(|| req.method().clone());
     let started = Instant::now();
+    super::deadline::bound_body(&mut req);
+    let clock = super::metrics::request_started(&req);
     let result = trace_context::scope(trace, next.call(req))
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
     let mut res = result?;
+    super::metrics::request_finished(clock, &res);
     let status = res.status().as_u16();
     if let Some(method) = method {
         let route = res

@@ -5,7 +5,7 @@ use actix_web::web;
 
 use super::bare::Contracted;
 use super::body::{json_config, payload_config};
-use super::deadline::{RequestDeadline, body_deadline, default_max_connections};
+use super::deadline::{RequestDeadline, default_max_connections};
 use super::fallback::not_found;
 use super::request_id::request_context;
 use crate::settings::ServerSettings;
@@ -50,8 +50,6 @@ where
         .backlog(1024)
         .listen("session-store", listener, move || {
             let app = actix_web::App::new()
-                .wrap(actix_web::middleware::from_fn(body_deadline))
-                .wrap(actix_web::middleware::from_fn(super::metrics::record))
                 .wrap(actix_web::middleware::from_fn(request_context))
                 .app_data(RequestDeadline(deadline))
                 .app_data(json_config())

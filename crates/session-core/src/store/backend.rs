@@ -84,6 +84,68 @@ impl ConnectionLike for Connection {
     }
 }
 
+/// Reader connections of one thread's own: on a current-thread runtime (each actix
+/// worker runs one), reads go out on a multiplexed connection driven by that same
+/// thread, so a request's `GET` and its answer never cross to another thread (with one
+/// shared connection, every read is handed to the thread that drives it and the answer
+/// handed back: two wake-ups and a context switch per batch). Elsewhere (a
+/// multi-threaded runtime) the shared reader serves.
+pub(crate) struct LocalReaders {
+    /// Tells this store's connections apart from other stores' on the same thread.
+    id: u64,
+    client: Client,
+    config: ConnectionManagerConfig,
+}
+
+/// Most reader connections one thread keeps (one per store it reads through).
+const LOCAL_READERS: usize = 8;
+
+thread_local! {
+    static READERS: std::cell::RefCell<Vec<(u64, tokio::runtime::Id, ConnectionManager)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl LocalReaders {
+    fn new(client: Client, config: ConnectionManagerConfig) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            client,
+            config,
+        }
+    }
+
+    /// This thread's connection (made on first use, connecting lazily), when the
+    /// thread runs a current-thread runtime.
+    fn current(&self) -> Option<ConnectionManager> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        let runtime = runtime.id();
+        READERS.with(|readers| {
+            let mut readers = readers.borrow_mut();
+            if let Some((_, _, conn)) = readers
+                .iter()
+                .find(|(id, rt, _)| *id == self.id && *rt == runtime)
+            {
+                return Some(conn.clone());
+            }
+            // A runtime that ran on this thread before has stopped; so have the tasks
+            // that drove its connections.
+            readers.retain(|(_, rt, _)| *rt == runtime);
+            if readers.len() >= LOCAL_READERS {
+                readers.remove(0);
+            }
+            let conn =
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+                    .ok()?;
+            readers.push((self.id, runtime, conn.clone()));
+            Some(conn)
+        })
+    }
+}
+
 /// Why no connection could be had (logged, never shown to a client).
 #[derive(Debug)]
 pub(crate) struct Unreachable(pub String);
@@ -94,6 +156,7 @@ pub(crate) enum Backend {
     Standalone {
         pool: Pool,
         reader: ConnectionManager,
+        readers: LocalReaders,
         client: Client,
     },
     Cluster(Arc<ClusterState>),
@@ -231,13 +294,15 @@ impl Backend {
                     .set_min_delay(Duration::from_millis(50))
                     .set_max_delay(Duration::from_millis(500))
                     .set_number_of_retries(usize::MAX);
-                let reader = ConnectionManager::new_lazy_with_config(client.clone(), reader_config)
-                    .map_err(|_| SettingsError::Startup {
-                        what: "the Redis reader",
-                    })?;
+                let reader =
+                    ConnectionManager::new_lazy_with_config(client.clone(), reader_config.clone())
+                        .map_err(|_| SettingsError::Startup {
+                            what: "the Redis reader",
+                        })?;
                 Ok(Self::Standalone {
                     pool,
                     reader,
+                    readers: LocalReaders::new(client.clone(), reader_config),
                     client,
                 })
             }
@@ -342,7 +407,11 @@ impl Backend {
     /// on the shared multiplexed connection.
     pub(crate) async fn reader(&self) -> Result<Connection, Unreachable> {
         match self {
-            Self::Standalone { reader, .. } => Ok(Connection::Manager(reader.clone())),
+            Self::Standalone {
+                reader, readers, ..
+            } => Ok(Connection::Manager(
+                readers.current().unwrap_or_else(|| reader.clone()),
+            )),
             Self::Cluster(state) => state.connection().await.map(Connection::Cluster),
             Self::Sentinel(state) => state.connection().await.map(Connection::Master),
         }

@@ -75,6 +75,22 @@ end
 return 0
 ";
 
+/// A read: one command or a pipeline of them.
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    Cmd(&'a redis::Cmd),
+    Pipe(&'a redis::Pipeline),
+}
+
+impl Query<'_> {
+    async fn run<T: redis::FromRedisValue>(self, conn: &mut Connection) -> redis::RedisResult<T> {
+        match self {
+            Self::Cmd(cmd) => cmd.query_async(conn).await,
+            Self::Pipe(pipe) => pipe.query_async(conn).await,
+        }
+    }
+}
+
 /// Whether a command failed because its connection is gone (not because of what it
 /// asked), so a read may be tried once more on a fresh connection.
 fn lost_connection(err: &redis::RedisError) -> bool {
@@ -361,25 +377,53 @@ impl SessionStore {
         Ok(replaced == 1)
     }
 
-    /// Runs a read on the shared multiplexed connection, bounded by the timeout.
+    /// Runs a read on the reader connection, bounded by the timeout.
     async fn read<T: redis::FromRedisValue>(
         &self,
         what: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, StoreError> {
+        self.read_query(what, Query::Cmd(&cmd)).await
+    }
+
+    /// Runs a pipeline of reads on the reader connection (one round trip), bounded by
+    /// the timeout.
+    async fn read_pipe<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        pipe: redis::Pipeline,
+    ) -> Result<T, StoreError> {
+        self.read_query(what, Query::Pipe(&pipe)).await
+    }
+
+    async fn read_query<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        query: Query<'_>,
+    ) -> Result<T, StoreError> {
         let read = async {
             let mut conn = self.reader_connection(what).await?;
-            let mut result = cmd.query_async::<T>(&mut conn).await;
+            let mut result = query.run::<T>(&mut conn).await;
             if result.as_ref().is_err_and(lost_connection) {
                 // A read is safe to repeat: the connection died under it (Redis
                 // restarted since the last call); the next one is a new connection.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                let mut conn = self.reader_connection(what).await?;
-                result = cmd.query_async::<T>(&mut conn).await;
+                // Boxed: the second try is rare, and every read's future would
+                // otherwise carry room for it.
+                result = Box::pin(self.read_again(what, query)).await?;
             }
             self.settle(what, result)
         };
         self.timed(what, read).await
+    }
+
+    async fn read_again<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        query: Query<'_>,
+    ) -> Result<redis::RedisResult<T>, StoreError> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut conn = self.reader_connection(what).await?;
+        Ok(query.run::<T>(&mut conn).await)
     }
 
     async fn reader_connection(&self, what: &'static str) -> Result<Connection, StoreError> {
@@ -388,26 +432,6 @@ impl SessionStore {
             self.backend.failed(None);
             StoreError::Unavailable
         })
-    }
-
-    /// Runs a pipeline of reads on the shared multiplexed connection (one round trip),
-    /// bounded by the timeout.
-    async fn read_pipe<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        pipe: redis::Pipeline,
-    ) -> Result<T, StoreError> {
-        let read = async {
-            let mut conn = self.reader_connection(what).await?;
-            let mut result = pipe.query_async::<T>(&mut conn).await;
-            if result.as_ref().is_err_and(lost_connection) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                let mut conn = self.reader_connection(what).await?;
-                result = pipe.query_async::<T>(&mut conn).await;
-            }
-            self.settle(what, result)
-        };
-        self.timed(what, read).await
     }
 
     /// Runs `call` within `redis.timeout_ms`, recording its duration as

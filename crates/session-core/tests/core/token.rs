@@ -20,6 +20,26 @@ fn codec() -> TokenCodec {
     TokenCodec::new(&settings(SECRET, "session-store", "session-store")).expect("codec")
 }
 
+/// A codec that has verified a token of its own, so it knows the standard header and
+/// takes its fast path for tokens that carry it.
+fn warm_codec() -> TokenCodec {
+    let c = codec();
+    let (token, _) = c
+        .issue("65a1b2c3d4e5f60718293a4b", "ada@example.com", 600)
+        .expect("issue");
+    c.decode(&token).expect("decode");
+    c
+}
+
+/// Decodes `token` with a new codec (the whole check) and with a warm one (the fast
+/// path where the header is known); the two must agree.
+fn decode(token: &str) -> Result<Claims, TokenError> {
+    let cold = codec().decode(token);
+    let warm = warm_codec().decode(token);
+    assert_eq!(cold, warm, "the whole check and the fast path disagree");
+    cold
+}
+
 fn b64(bytes: &[u8]) -> String {
     // URL-safe base64 without padding, enough for forging test tokens.
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -81,11 +101,11 @@ fn alg_none_is_invalid() {
     let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = b64(&serde_json::to_vec(&claims()).expect("json"));
     assert_eq!(
-        codec().decode(&format!("{header}.{payload}.")),
+        decode(&format!("{header}.{payload}.")),
         Err(TokenError::Invalid)
     );
     assert_eq!(
-        codec().decode(&format!("{header}.{payload}")),
+        decode(&format!("{header}.{payload}")),
         Err(TokenError::Invalid)
     );
 }
@@ -99,7 +119,7 @@ fn another_algorithm_with_the_same_secret_is_invalid() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
     )
     .expect("encode");
-    assert_eq!(codec().decode(&token), Err(TokenError::Invalid));
+    assert_eq!(decode(&token), Err(TokenError::Invalid));
 }
 
 #[test]
@@ -112,7 +132,7 @@ fn changed_payload_is_invalid() {
     forged.email = "mallory@example.com".into();
     let payload = b64(&serde_json::to_vec(&forged).expect("json"));
     let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
-    assert_eq!(codec().decode(&tampered), Err(TokenError::Invalid));
+    assert_eq!(decode(&tampered), Err(TokenError::Invalid));
 }
 
 #[test]
@@ -126,20 +146,20 @@ fn foreign_key_wrong_issuer_and_wrong_audience_are_invalid() {
     let (t1, _) = foreign
         .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
         .expect("issue");
-    assert_eq!(codec().decode(&t1), Err(TokenError::Invalid));
+    assert_eq!(decode(&t1), Err(TokenError::Invalid));
 
     let other_iss =
         TokenCodec::new(&settings(SECRET, "someone-else", "session-store")).expect("codec");
     let (t2, _) = other_iss
         .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
         .expect("issue");
-    assert_eq!(codec().decode(&t2), Err(TokenError::Invalid));
+    assert_eq!(decode(&t2), Err(TokenError::Invalid));
 
     let other_aud = TokenCodec::new(&settings(SECRET, "session-store", "billing")).expect("codec");
     let (t3, _) = other_aud
         .issue("65a1b2c3d4e5f60718293a4b", "a@example.com", 600)
         .expect("issue");
-    assert_eq!(codec().decode(&t3), Err(TokenError::Invalid));
+    assert_eq!(decode(&t3), Err(TokenError::Invalid));
 }
 
 #[test]
@@ -154,7 +174,7 @@ fn expired_is_told_apart_from_invalid() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
     )
     .expect("encode");
-    assert_eq!(codec().decode(&token), Err(TokenError::Expired));
+    assert_eq!(decode(&token), Err(TokenError::Expired));
     // Expired and wrongly signed: invalid wins, the signature is checked first.
     let foreign = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -163,7 +183,42 @@ fn expired_is_told_apart_from_invalid() {
             .expect("key"),
     )
     .expect("encode");
-    assert_eq!(codec().decode(&foreign), Err(TokenError::Invalid));
+    assert_eq!(decode(&foreign), Err(TokenError::Invalid));
+}
+
+#[test]
+fn well_signed_tokens_without_the_contracts_claims_are_invalid() {
+    session_core::jwt_crypto::install();
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key");
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let mut full = serde_json::to_value(claims()).expect("json");
+    for missing in ["sub", "exp", "iss", "aud", "email"] {
+        let mut partial = full.clone();
+        partial.as_object_mut().expect("object").remove(missing);
+        let token = jsonwebtoken::encode(&header, &partial, &key).expect("encode");
+        assert_eq!(
+            decode(&token),
+            Err(TokenError::Invalid),
+            "without {missing}"
+        );
+    }
+    full["aud"] = serde_json::json!(["session-store"]);
+    let token = jsonwebtoken::encode(&header, &full, &key).expect("encode");
+    assert_eq!(decode(&token), Err(TokenError::Invalid), "an audience list");
+    // A signed payload that is not JSON at all.
+    let (token, _) = codec()
+        .issue("65a1b2c3d4e5f60718293a4b", "ada@example.com", 600)
+        .expect("issue");
+    let head = token.split('.').next().expect("header");
+    let message = format!("{head}.{}", b64(b"not json"));
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+            .expect("sign");
+    assert_eq!(
+        decode(&format!("{message}.{signature}")),
+        Err(TokenError::Invalid)
+    );
+    assert!(decode(&token).is_ok());
 }
 
 #[test]
@@ -177,7 +232,7 @@ fn garbage_never_panics() {
         &"A".repeat(8000),
         "\u{0}\u{1}.x.y",
     ] {
-        assert_eq!(codec().decode(s), Err(TokenError::Invalid), "{s:.20}");
+        assert_eq!(decode(s), Err(TokenError::Invalid), "{s:.20}");
     }
 }
 
@@ -221,7 +276,13 @@ mod eddsa {
         assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some("a"));
         let verifier = eddsa(None, &[("a", &public)]);
+        assert_eq!(verifier.decode(&token), Ok(claims.clone()));
+        // Again, now that the header is known; and altered after it was known.
         assert_eq!(verifier.decode(&token), Ok(claims));
+        let mut tampered = token.clone();
+        let last = tampered.pop().expect("a character");
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(verifier.decode(&tampered), Err(TokenError::Invalid));
         assert_eq!(
             verifier.issue("u", "e", 60).map(|_| ()),
             Err(TokenError::Signing)

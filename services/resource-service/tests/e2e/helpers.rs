@@ -114,7 +114,11 @@ impl Service {
         self.envs.push((key.to_owned(), value.to_owned()));
     }
 
+    /// The service's log so far. A service's log lines are written by a thread of
+    /// its own, in batches a few milliseconds after they are logged; this waits long
+    /// enough (100 ms) for a line logged before the call to be in the file.
     pub fn log_text(&self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(100));
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
