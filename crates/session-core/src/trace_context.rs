@@ -143,18 +143,33 @@ pub fn acceptable_tracestate(value: &str) -> Option<String> {
     ok.then(|| value.to_owned())
 }
 
-tokio::task_local! {
-    static CURRENT: RequestTrace;
+/// What the request being served on a task carries along: its trace and its id.
+struct Current {
+    trace: RequestTrace,
+    request_id: std::sync::Arc<str>,
 }
 
-/// Runs `fut` with `trace` as the current request's trace.
-pub fn scope<F: Future>(trace: RequestTrace, fut: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(trace, fut)
+tokio::task_local! {
+    static CURRENT: Current;
+}
+
+/// Runs `fut` as the request `request_id` (its `X-Request-Id`) in `trace`.
+pub fn scope<F: Future>(
+    trace: RequestTrace,
+    request_id: std::sync::Arc<str>,
+    fut: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT.scope(Current { trace, request_id }, fut)
 }
 
 /// The trace of the request being served on this task, if any.
 pub fn current() -> Option<RequestTrace> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|c| c.trace.clone()).ok()
+}
+
+/// The id (`X-Request-Id`) of the request being served on this task, if any.
+pub fn current_request_id() -> Option<std::sync::Arc<str>> {
+    CURRENT.try_with(|c| c.request_id.clone()).ok()
 }
 
 /// A new random trace id (never all zero).

@@ -4,10 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, web};
 
 use super::cookie::{Source, check_csrf, session_credential};
-use super::request_id::RequestId;
 use crate::credential::Credential;
 use crate::error::AuthError;
 use crate::session::Session;
@@ -60,7 +59,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Session, AuthError> {
         return Err(AuthError::Unavailable);
     };
     let (credential, source) = session_credential(req, validator.accepts_user_id())?;
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let request_id = crate::trace_context::current_request_id();
     let mut result = validator.validate(&credential, request_id.as_deref()).await;
     if result.is_ok() && source == Source::Cookie {
         result = check_csrf(req, req.method()).and(result);

@@ -4,7 +4,6 @@
 //! `unmatched`), never the raw path, so unknown paths cannot grow the series.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -115,9 +114,15 @@ pub fn request_finished<B>(clock: Option<RequestClock>, res: &ServiceResponse<B>
     let elapsed = started.elapsed().as_secs_f64();
     HANDLES.with(|handles| {
         let mut handles = handles.borrow_mut();
-        let per_route = match handles.get_mut(route) {
-            Some(per_route) => per_route,
-            None => handles.entry(route.to_owned()).or_default(),
+        let at = match handles.iter().position(|(name, _)| name == route) {
+            Some(at) => at,
+            None => {
+                handles.push((route.to_owned(), Vec::new()));
+                handles.len() - 1
+            }
+        };
+        let Some((_, per_route)) = handles.get_mut(at) else {
+            return;
         };
         let found = per_route
             .iter()
@@ -135,11 +140,12 @@ pub fn request_finished<B>(clock: Option<RequestClock>, res: &ServiceResponse<B>
 
 /// A worker's handles by route name, then (status, method): registered once, so a
 /// request costs two atomic updates and no lookup in the recorder. Bounded: routes
-/// are the app's named resources plus `unmatched`, methods a closed set, statuses few.
-type Handles = HashMap<String, Vec<(u16, &'static str, Counter, Histogram)>>;
+/// are the app's named resources plus `unmatched`, methods a closed set, statuses few;
+/// so few that comparing names beats hashing them.
+type Handles = Vec<(String, Vec<(u16, &'static str, Counter, Histogram)>)>;
 
 thread_local! {
-    static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());
+    static HANDLES: RefCell<Handles> = const { RefCell::new(Vec::new()) };
 }
 
 fn new_handles(

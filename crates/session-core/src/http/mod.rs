@@ -27,5 +27,5 @@ pub use errors::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECS, error_response, error_
 pub use extractor::{SessionValidator, authenticate};
 pub use fallback::{method_not_allowed, not_found, resource};
 pub use health::{live, readiness};
-pub use request_id::{REQUEST_ID, RequestId, request_context};
+pub use request_id::{REQUEST_ID, request_context};
 pub use server::{BoundServer, serve};

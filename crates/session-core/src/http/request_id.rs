@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -20,10 +19,6 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 /// The W3C trace headers, as actix's header names (parsed once, not per request).
 static TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT_HEADER);
 static TRACESTATE: HeaderName = HeaderName::from_static(TRACESTATE_HEADER);
-
-/// The request id of the current request, set by [`request_context`].
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
@@ -81,7 +76,6 @@ pub async fn request_context(
         .get(&REQUEST_ID)
         .and_then(acceptable_request_id)
         .unwrap_or_else(new_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let exporting = crate::telemetry::exporting();
     let span = if exporting {
         tracing::info_span!(
@@ -104,7 +98,7 @@ pub async fn request_context(
     let started = Instant::now();
     super::deadline::bound_body(&mut req);
     let clock = super::metrics::request_started(&req);
-    let result = trace_context::scope(trace, next.call(req))
+    let result = trace_context::scope(trace, id.as_str().into(), next.call(req))
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
