@@ -192,6 +192,7 @@ def main():
         pids[name] = int(env(f"{var}_PID"))
     for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60"),
                       ("redis-mode-no-metrics", "BENCH_REDIS_NOMETRICS"),
+                      ("redis-mode-info", "BENCH_REDIS_INFO"),
                       ("cached-no-metrics", "BENCH_CACHED_NOMETRICS"),
                       ("cluster-a", "BENCH_CLUSTER_A"), ("cluster-b", "BENCH_CLUSTER_B")] + (
             [("baseline-cached", "BENCH_BASELINE_CACHED"), ("baseline-zipf", "BENCH_BASELINE_ZIPF"),
@@ -276,6 +277,7 @@ def main():
     print("7/7 the cache past its bound: 1,000,000 sessions, Zipf s=1, cache of 100,000 ...", flush=True)
     legs = [("/me redis mode", "redis-mode", "me.lua", tokens_file),
             ("/me redis, metrics off", "redis-mode-no-metrics", "me.lua", tokens_file),
+            ("/me redis, log level info", "redis-mode-info", "me.lua", tokens_file),
             ("/me cached (uniform)", "cached", "me.lua", tokens_file),
             ("/me cached, metrics off", "cached-no-metrics", "me.lua", tokens_file),
             ("/me cached, Zipf", "cached-zipf", "zipf.lua", zipf_tokens_file),
@@ -296,11 +298,13 @@ def main():
         ("/me multiple mode", "rps", results["/me multiple mode"]["rps"] / results["/me redis mode"]["rps"],
          ">= 0.95 x single", lambda r: r >= 0.95),
         ("/me multiple mode", "errors", results["/me multiple mode"]["errors"], "== 0", lambda v: v == 0),
-        ("/me redis mode", "RSS", results["/me redis mode"]["peak_rss_mb"], "<= 50 MB", lambda v: v <= 50),
+        ("/me redis mode", "RSS", results["/me redis mode"]["peak_rss_mb"], "<= 30 MB", lambda v: v <= 30),
         ("/login", "rps", results["/login"]["rps"] / hashing, ">= 0.8 x bcrypt", lambda r: r >= 0.8),
         ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],
          "<= 2 x unloaded p99", lambda r: r <= 2),
         ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
+        ("/me cached", "p99", results["/me cached"]["p99_ms"], "<= 5 ms", lambda v: v <= 5),
+        ("/me cached", "errors", results["/me cached"]["errors"], "== 0", lambda v: v == 0),
         ("/me cluster, 2 instances", "errors", results["/me cluster, 2 instances"]["errors"], "== 0",
          lambda v: v == 0),
         ("revocation delay", "p99", revocation["p99_ms"], "<= 50 ms", lambda v: v <= 50),
@@ -312,6 +316,9 @@ def main():
          ">= 0.8 x uniform", lambda r: r >= 0.8),
         ("/me redis mode", "metrics cost", 1 - cache_legs["/me redis mode"]["rps"] / cache_legs["/me redis, metrics off"]["rps"],
          "<= 0.05", lambda v: v <= 0.05),
+        ("/me redis mode", "access log cost", 1 - cache_legs["/me redis, log level info"]["rps"] / cache_legs["/me redis mode"]["rps"],
+         "<= 0.10 (info vs warn)", lambda v: v <= 0.10),
+        ("/me cached", "RSS", results["/me cached"]["peak_rss_mb"], "<= 30 MB", lambda v: v <= 30),
         ("/me cached, Zipf", "RSS", cache_legs["/me cached, Zipf"]["peak_rss_mb"], "<= 200 MB", lambda v: v <= 200),
         ("/me cached, Zipf", "errors", cache_legs["/me cached, Zipf"]["errors"], "== 0", lambda v: v == 0),
     ]

@@ -122,6 +122,8 @@ start_resource BENCH_REDIS_MODE redis-mode
 start_resource BENCH_REMOTE_MODE remote-mode \
     APP__VALIDATION__MODE=remote APP__AUTH_SERVICE__URL="http://127.0.0.1:$auth_port"
 start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true
+# The default log level, info: one access line per request (to its log file).
+start_resource BENCH_REDIS_INFO redis-mode-info RUST_LOG=info
 # The same two without metrics, for what recording them costs.
 start_resource BENCH_REDIS_NOMETRICS redis-mode-no-metrics APP__METRICS__ENABLED=false
 start_resource BENCH_CACHED_NOMETRICS cached-no-metrics APP__VALIDATION__CACHE=true \
