@@ -378,7 +378,16 @@ async fn served_soon(s: &Stack, auth: &str) {
             StatusCode::SERVICE_UNAVAILABLE if started.elapsed() < Duration::from_secs(10) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            other => panic!("a session made after the failover gave {other}"),
+            other => {
+                // Once more, for the body: which refusal it is tells where the session went.
+                let body = s.me(Some(auth)).await.text().await.unwrap_or_default();
+                let auth_log = s.auth.log_text();
+                let warnings: Vec<&str> = auth_log.lines().filter(|l| l.contains("WARN")).collect();
+                panic!(
+                    "a session made after the failover gave {other} ({body}); auth-service warnings:\n{}",
+                    warnings.join("\n")
+                )
+            }
         }
     }
 }
