@@ -166,19 +166,10 @@ async fn warm(s: &crate::helpers::Stack, others: &[&Service], auths: &[&str]) {
         for _ in 0..2 {
             assert_eq!(s.me(Some(auth)).await.status(), StatusCode::OK);
             for other in others {
-                assert_eq!(me_at(s, other, auth).await.status(), StatusCode::OK);
+                assert_eq!(s.me_at(other, auth).await.status(), StatusCode::OK);
             }
         }
     }
-}
-
-async fn me_at(s: &crate::helpers::Stack, service: &Service, auth: &str) -> reqwest::Response {
-    s.client
-        .get(service.url("/me"))
-        .header("Authorization", auth)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Every instance refuses `auth` within the logout bound (2 s), and keeps refusing.
@@ -189,7 +180,7 @@ async fn refused_everywhere(s: &crate::helpers::Stack, others: &[&Service], auth
     for service in instances {
         let started = Instant::now();
         loop {
-            let status = me_at(s, service, auth).await.status();
+            let status = s.me_at(service, auth).await.status();
             if status == StatusCode::UNAUTHORIZED {
                 break;
             }
@@ -203,7 +194,7 @@ async fn refused_everywhere(s: &crate::helpers::Stack, others: &[&Service], auth
         }
         for _ in 0..3 {
             assert_eq!(
-                me_at(s, service, auth).await.status(),
+                s.me_at(service, auth).await.status(),
                 StatusCode::UNAUTHORIZED
             );
         }

@@ -309,6 +309,16 @@ impl Stack {
         Service::start("resource-service", free_port(), envs, log).await
     }
 
+    /// `GET /me` with `auth` on `service` (another resource-service of this stack).
+    pub async fn me_at(&self, service: &Service, auth: &str) -> reqwest::Response {
+        self.client
+            .get(service.url("/me"))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn me(&self, auth: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.resource.url("/me"));
         if let Some(auth) = auth {

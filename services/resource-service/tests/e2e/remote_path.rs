@@ -136,13 +136,7 @@ async fn remote_mode_speaks_https_with_the_configured_ca_and_refuses_another() {
         ca.display().to_string(),
     ));
     let https = s.another_resource_with(envs.clone()).await;
-    let res = s
-        .client
-        .get(https.url("/me"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.me_at(&https, &auth).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,
@@ -155,13 +149,7 @@ async fn remote_mode_speaks_https_with_the_configured_ca_and_refuses_another() {
         format!("https://localhost:{other_port}"),
     ));
     let wrong = s.another_resource_with(envs).await;
-    let res = s
-        .client
-        .get(wrong.url("/me"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.me_at(&wrong, &auth).await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
 }
 
@@ -206,13 +194,7 @@ async fn the_environment_s_proxy_is_ignored_and_a_configured_one_is_used() {
     }
     let ignoring = s.another_resource_with(envs.clone()).await;
     for _ in 0..3 {
-        let res = s
-            .client
-            .get(ignoring.url("/me"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let res = s.me_at(&ignoring, &auth).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     assert_eq!(
@@ -223,13 +205,7 @@ async fn the_environment_s_proxy_is_ignored_and_a_configured_one_is_used() {
 
     envs.push(("APP__AUTH_SERVICE__PROXY".into(), proxy.clone()));
     let proxied = s.another_resource_with(envs).await;
-    let res = s
-        .client
-        .get(proxied.url("/me"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.me_at(&proxied, &auth).await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
     assert!(
         seen.load(Ordering::SeqCst) > 0,

@@ -34,6 +34,15 @@ struct Node {
     process: ChildGuard,
 }
 
+/// The nodes' URLs, comma-separated, as `redis.nodes` and `redis.sentinels` take them.
+fn urls(nodes: &[Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("redis://127.0.0.1:{}", n.port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Node {
     async fn start(dir: &Path, port: u16, args: &[String]) -> Self {
         let process = ChildGuard::spawn(
@@ -206,11 +215,7 @@ impl Cluster {
     }
 
     fn seeds(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        urls(&self.nodes)
     }
 
     /// The node that is master of `key`'s slot now.
@@ -266,13 +271,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
     let (_, auth) = s.session().await;
     for service in [&s.resource, &other] {
         for _ in 0..3 {
-            let res = s
-                .client
-                .get(service.url("/me"))
-                .header("Authorization", &auth)
-                .send()
-                .await
-                .unwrap();
+            let res = s.me_at(service, &auth).await;
             assert_eq!(res.status(), StatusCode::OK);
         }
     }
@@ -282,16 +281,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
         eventually(
             "the logout refused by every cached instance",
             Duration::from_secs(2),
-            || async {
-                s.client
-                    .get(service.url("/me"))
-                    .header("Authorization", &auth)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    == StatusCode::UNAUTHORIZED
-            },
+            || async { s.me_at(service, &auth).await.status() == StatusCode::UNAUTHORIZED },
         )
         .await;
     }
@@ -517,11 +507,7 @@ impl Sentinels {
     }
 
     fn urls(&self) -> String {
-        self.sentinels
-            .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        urls(&self.sentinels)
     }
 
     async fn master_port(&self) -> u16 {
@@ -651,13 +637,7 @@ async fn over_tls_the_story_runs_and_a_certificate_from_another_ca_is_refused() 
     envs.push(kv("APP__REDIS__TLS_CA_FILE", &path("other-ca.pem")));
     let wrong = s.another_resource_with(envs).await;
     let (_, auth) = s.session().await;
-    let res = s
-        .client
-        .get(wrong.url("/me"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.me_at(&wrong, &auth).await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
     eventually(
         "a log line naming the certificate",
