@@ -153,13 +153,6 @@ impl LogSink {
     }
 }
 
-impl LogGuard {
-    /// The sink this guard keeps.
-    pub fn sink(&self) -> &LogSink {
-        &self.sink
-    }
-}
-
 impl Drop for LogGuard {
     fn drop(&mut self) {
         lock(&self.sink.shared.pending).closed = true;

@@ -40,7 +40,7 @@ pub struct Telemetry {
     #[cfg(feature = "otlp")]
     export: Option<otlp::Export>,
     /// The log writer; dropping it writes out the lines still buffered.
-    logs: Option<LogGuard>,
+    _logs: Option<LogGuard>,
 }
 
 impl Telemetry {
@@ -51,9 +51,7 @@ impl Telemetry {
         if let Some(export) = &self.export {
             export.shutdown().await;
         }
-        if let Some(logs) = &self.logs {
-            logs.sink().flush();
-        }
+        // Dropping `self` drops the log guard, which writes out what is buffered.
     }
 }
 
@@ -81,14 +79,13 @@ pub fn init_service(
         None => {
             init_logs_to(default_filter, writer);
             Ok(Telemetry {
-                logs,
+                _logs: logs,
                 ..Telemetry::default()
             })
         }
         #[cfg(feature = "otlp")]
-        Some(endpoint) => {
-            otlp::init(default_filter, service, endpoint, writer).map(|t| Telemetry { logs, ..t })
-        }
+        Some(endpoint) => otlp::init(default_filter, service, endpoint, writer)
+            .map(|t| Telemetry { _logs: logs, ..t }),
         #[cfg(not(feature = "otlp"))]
         Some(_) => {
             let _ = service;
@@ -269,7 +266,7 @@ mod otlp {
         }
         Ok(Telemetry {
             export: Some(export),
-            logs: None,
+            _logs: None,
         })
     }
 
