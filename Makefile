@@ -37,6 +37,11 @@ fmt:
 deploy-check:
 	bash scripts/check-deploy.sh
 
+.PHONY: images-test
+## images-test: build both images with Docker (installed and started if missing) on Debian-made bases, run them read-only, walk the story
+images-test:
+	bash scripts/images-test.sh
+
 ## soak: 50 connections on /me for 60 s; reports requests, errors and RSS growth
 soak:
 	bash scripts/soak.sh
