@@ -120,6 +120,27 @@ impl ValidationCache {
         }
     }
 
+    /// The one way a service sets a cache up: `max_entries` sessions, each served for
+    /// at most `max_age` after Redis confirmed it, kept current by a listener on
+    /// `store`'s invalidation channel that checks it every `heartbeat` (at least 10 ms)
+    /// (see [`spawn_listener`]).
+    pub fn start(
+        store: &SessionStore,
+        max_entries: usize,
+        max_age: Duration,
+        heartbeat: Duration,
+    ) -> Arc<Self> {
+        let cache =
+            Arc::new(Self::new(max_entries).with_max_age(max_age.max(Duration::from_millis(1))));
+        spawn_listener(
+            cache.clone(),
+            store.clone(),
+            store.invalidation_channel().to_owned(),
+            heartbeat.max(Duration::from_millis(10)),
+        );
+        cache
+    }
+
     /// Serves an entry for at most `max_age` after Redis confirmed it.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;

@@ -2,7 +2,15 @@
 //! ([`AuthError`]), the session store ([`StoreError`]) and the JWT codec ([`TokenError`]),
 //! with the conversions between them.
 
-use actix_web::http::StatusCode;
+use serde::Serialize;
+
+/// Seconds a client is told to wait after a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// `WWW-Authenticate` of a 401 where no credential was presented.
+pub const REALM: &str = "Bearer realm=\"session-store\"";
+/// `WWW-Authenticate` of a 401 that refuses a presented credential (RFC 6750 §3).
+pub const REALM_INVALID: &str = "Bearer realm=\"session-store\", error=\"invalid_token\"";
 
 /// Every error code of the contract, with its status and a default message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +113,7 @@ impl ErrorCode {
     }
 
     /// The HTTP status the contract gives this code.
-    pub fn status(self) -> StatusCode {
+    pub fn status(self) -> u16 {
         match self {
             Self::MissingAuthorization
             | Self::MissingUserId
@@ -113,18 +121,18 @@ impl ErrorCode {
             | Self::SessionExpired
             | Self::SessionNotFound
             | Self::SessionRevoked
-            | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::InvalidRequest => StatusCode::BAD_REQUEST,
-            Self::InvalidEmail | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken | Self::TooManySessions => StatusCode::CONFLICT,
-            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            | Self::InvalidCredentials => 401,
+            Self::InvalidRequest => 400,
+            Self::InvalidEmail | Self::WeakPassword => 422,
+            Self::EmailTaken | Self::TooManySessions => 409,
+            Self::Forbidden | Self::CsrfFailed => 403,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::TooManyRequests => 429,
+            Self::ServiceUnavailable => 503,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::InternalError => 500,
         }
     }
 
@@ -170,6 +178,75 @@ impl ErrorCode {
                 | Self::SessionNotFound
                 | Self::SessionRevoked
         )
+    }
+
+    /// The `WWW-Authenticate` value a response with this code carries: every 401 has
+    /// one, with `error="invalid_token"` when a credential was refused.
+    pub fn www_authenticate(self) -> Option<&'static str> {
+        match self.status() {
+            401 if self.refuses_credential() => Some(REALM_INVALID),
+            401 => Some(REALM),
+            _ => None,
+        }
+    }
+
+    /// The `Retry-After` seconds a response with this code carries by default (503).
+    pub fn retry_after(self) -> Option<u64> {
+        (self == Self::ServiceUnavailable).then_some(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+}
+
+#[cfg(feature = "openapi")]
+mod schema {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::ErrorCode;
+
+    impl PartialSchema for ErrorCode {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The contract's error code, snake_case."))
+                .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+                .into()
+        }
+    }
+
+    impl ToSchema for ErrorCode {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("ErrorCode")
+        }
+    }
+}
+
+/// The contract's error body: `{"error":"<code>","message":"<sentence>"}`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody<'a> {
+    /// The snake_case code.
+    #[cfg_attr(feature = "openapi", schema(value_type = ErrorCode))]
+    pub error: &'a str,
+    /// A human sentence.
+    pub message: &'a str,
+}
+
+impl<'a> ErrorBody<'a> {
+    /// The body for `code` with `message`.
+    pub fn new(code: ErrorCode, message: &'a str) -> Self {
+        Self {
+            error: code.as_str(),
+            message,
+        }
+    }
+
+    /// The body as JSON bytes, as every adapter sends it.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Two strings into a JSON object: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
     }
 }
 

@@ -1,21 +1,22 @@
-//! session-core: the session layer every service of the session store shares.
+//! session-core: the session domain every service of the session store shares, and
+//! what a team's own Rust service adds (through `session-actix` or `session-axum`) to
+//! validate sessions. No web framework is in its dependency tree.
 //!
-//! Sessions live in Redis as signed JWTs, one key per user, with the JWT's lifetime
-//! as the key's expiry. Services validate a request's `Authorization` header through
-//! this crate, either straight against Redis or by asking the auth-service.
+//! Sessions live in Redis as signed JWTs, with the JWT's lifetime as the key's expiry.
+//! A service validates a request's credential through this crate, either straight
+//! against Redis or by asking the auth-service.
 //!
 //! # Layout
-//! Modules are in three floors; each imports only from its own floor or below.
+//! Modules are in two floors; each imports only from its own floor or below.
 //!
 //! Ground floor (plain types, the wire):
-//! - [`error`]: the contract's error codes; the domain's error types and conversions.
+//! - [`error`]: the contract's error codes and bodies; the domain's error types.
 //! - [`settings`]: the contract's configuration keys and the layered loader.
 //! - [`session`]: a validated [`Session`] and how its times are written.
 //! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
+//! - [`request`]: what a request presents (header, cookie, CSRF), for any framework.
 //! - [`measure`]: counters, histograms and gauges by the contract's names.
-//! - [`introspection`]: what both services put on the wire: `X-Request-Id` and the
-//!   `/introspect` bodies, with their conversions.
-//! - [`trace_context`]: W3C `traceparent` / `tracestate`, the trace a request runs in.
+//! - [`introspection`]: the `X-Request-Id` header and the `/introspect` bodies.
 //!
 //! Domain:
 //! - [`jwt_crypto`]: the JWT crate's crypto provider, HMAC and Ed25519 only.
@@ -23,15 +24,11 @@
 //! - [`token`]: the JWT codec (issue, verify with a pinned algorithm) and key refresh.
 //! - [`store`]: the Redis session store (atomic create-or-reuse, compare-and-delete).
 //! - [`cache`]: the in-process validation cache and its Redis pub/sub invalidation.
-//! - [`validate`]: credential in, [`Session`] or the contract's error out.
-//!
-//! Adapters:
+//! - [`validate`]: credential in, [`Session`] or the contract's error out, against Redis.
 //! - `client` (feature `http-client`): the auth-service's HTTP clients (introspection,
 //!   JWKS).
-//! - [`http`]: actix-web: the extractor, error bodies, request ids, body limits, server.
-//! - [`log_sink`]: the services' log writer (buffered, written by a thread of its own).
-//! - [`telemetry`]: logs, and span export over OTLP/HTTP.
-//! - [`probe`]: the `healthcheck` subcommand's liveness probe.
+//! - [`validator`]: the [`SessionValidator`] a service builds once from its settings,
+//!   and how an adapter authenticates a request with it.
 
 #![warn(missing_docs)]
 
@@ -40,25 +37,23 @@ pub mod cache;
 pub mod client;
 pub mod credential;
 pub mod error;
-pub mod http;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
-pub mod log_sink;
 pub mod measure;
-pub mod probe;
+pub mod request;
 pub mod session;
 pub mod settings;
 pub mod store;
-pub mod telemetry;
 pub mod token;
-pub mod trace_context;
 pub mod validate;
+pub mod validator;
 
 pub use credential::Credential;
-pub use error::{AuthError, ErrorCode, StoreError, TokenError};
-pub use http::SessionValidator;
+pub use error::{AuthError, ErrorBody, ErrorCode, StoreError, TokenError};
+pub use request::{CookiePolicy, RequestHeaders};
 pub use session::Session;
 pub use store::{SessionStore, StoredSession};
 pub use token::{Claims, TokenCodec};
 pub use validate::LocalValidator;
+pub use validator::{BuildOptions, SessionValidator, ValidatorSettings};

@@ -49,6 +49,69 @@ token = "dev-only-internal-token-change-me"
 enabled = true
 "#;
 
+/// Defaults of every service that validates sessions (the resource-service, a team's
+/// own service on an adapter), as TOML: the `validation` and `auth_service` sections.
+pub const VALIDATOR_DEFAULTS: &str = r#"
+[validation]
+mode = "redis"
+timeout_ms = 1000
+cache = false
+cache_max_entries = 100000
+cache_heartbeat_ms = 1000
+cache_max_age_ms = 5000
+
+[auth_service]
+url = "http://127.0.0.1:8080"
+allow_plain_http = false
+"#;
+
+/// Where sessions are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationMode {
+    /// Straight against Redis.
+    Redis,
+    /// By asking the auth-service's `/introspect`.
+    Remote,
+}
+
+/// How a service validates sessions (`validation.*`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValidationSettings {
+    /// `redis` (default) or `remote`.
+    pub mode: ValidationMode,
+    /// Upper bound for an introspection call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Keep recently validated sessions in process (redis mode), invalidated over
+    /// Redis pub/sub; off by default.
+    pub cache: bool,
+    /// Most sessions the cache holds.
+    pub cache_max_entries: usize,
+    /// How often the invalidation channel is checked; the cache is dropped when a
+    /// check fails.
+    pub cache_heartbeat_ms: u64,
+    /// An entry is served for at most this long after Redis confirmed it, then checked
+    /// again: the bound on how long a change that bypasses the store (an operator's
+    /// `DEL`, `FLUSHALL`, eviction) goes unseen.
+    pub cache_max_age_ms: u64,
+}
+
+/// The auth-service's location (`auth_service.*`), for remote mode and JWKS.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthServiceSettings {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    /// A proxy to reach it through; without one no proxy is used, whatever the
+    /// environment's `HTTP_PROXY` says.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// A PEM bundle of CAs to trust besides the system's, for `https://` URLs.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Lets production use plain `http://` to a host that is not loopback.
+    pub allow_plain_http: bool,
+}
+
 /// Listener and shutdown settings, the same for every service.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerSettings {

@@ -51,7 +51,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Span export (`telemetry.otlp_endpoint`).
     #[serde(default)]
-    pub telemetry: session_core::telemetry::TelemetrySettings,
+    pub telemetry: service_kit::telemetry::TelemetrySettings,
     /// The session store.
     pub redis: RedisSettings,
     /// The users database.

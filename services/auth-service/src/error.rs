@@ -1,8 +1,8 @@
 //! The auth-service's `ApiError`: every failure as one of the contract's codes.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use session_actix::error_response_with;
 use session_core::ErrorCode;
-use session_core::http::error_response_with;
 
 use crate::accounts::AccountError;
 
@@ -59,7 +59,7 @@ impl From<AccountError> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.status()
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {

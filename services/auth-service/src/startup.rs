@@ -1,14 +1,15 @@
 //! Building and running the auth-service.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::web;
-use session_core::cache::{ValidationCache, spawn_beat, spawn_listener};
-use session_core::http::openapi::OpenApiDocument;
-use session_core::http::{BoundServer, CookiePolicy, serve};
-use session_core::keys;
+use service_kit::openapi::OpenApiDocument;
+use service_kit::{BoundServer, serve};
+use session_core::cache::{ValidationCache, spawn_beat};
 use session_core::settings::JwtAlgorithm;
+use session_core::{CookiePolicy, keys};
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::accounts::Accounts;
@@ -29,7 +30,7 @@ impl Application {
     /// Builds every part from `settings` and binds the listener (port 0 picks one).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         if settings.metrics.enabled {
-            session_core::http::metrics::install("auth-service");
+            service_kit::metrics::install("auth-service");
         }
         if settings.session.accept_user_id_header {
             tracing::warn!(
@@ -93,18 +94,12 @@ impl Application {
         let mut verifier =
             LocalValidator::new(codec_for_jwks.clone(), accounts.store().clone(), false);
         if settings.validation.cache {
-            let cache = std::sync::Arc::new(
-                ValidationCache::new(settings.validation.cache_max_entries).with_max_age(
-                    std::time::Duration::from_millis(settings.validation.cache_max_age_ms.max(1)),
-                ),
-            );
-            spawn_listener(
-                cache.clone(),
-                accounts.store().clone(),
-                accounts.store().invalidation_channel().to_owned(),
-                std::time::Duration::from_millis(settings.validation.cache_heartbeat_ms.max(10)),
-            );
-            verifier = verifier.with_cache(cache);
+            verifier = verifier.with_cache(ValidationCache::start(
+                accounts.store(),
+                settings.validation.cache_max_entries,
+                Duration::from_millis(settings.validation.cache_max_age_ms),
+                Duration::from_millis(settings.validation.cache_heartbeat_ms),
+            ));
             tracing::info!("validation cache enabled for /verify");
         }
         let verifier = web::Data::new(Verifier(verifier));

@@ -7,7 +7,7 @@ use resource_service::startup::Application;
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load();
-    let telemetry = session_core::telemetry::init_service(
+    let telemetry = service_kit::telemetry::init_service(
         "info",
         "resource-service",
         settings.as_ref().ok().map(|s| &s.telemetry),
@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = settings?;
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         // Used by container health checks: exit 0 when this instance answers.
-        let live = session_core::probe::live(settings.server.port);
+        let live = service_kit::probe::live(settings.server.port);
         std::process::exit(if live { 0 } else { 1 });
     }
     let app = Application::build(settings).await?;

@@ -129,6 +129,7 @@ fn resource() -> Result<Rows, String> {
         timeout: Duration::from_millis(settings.validation.timeout_ms.max(1)),
         proxy: settings.auth_service.proxy.clone(),
         ca_file: settings.auth_service.ca_file.clone(),
+        context: None,
     };
     match settings.validation.mode {
         ValidationMode::Redis => {

@@ -144,7 +144,7 @@ fn main() -> ExitCode {
         }
     }
     // Logs (the store's warnings, for one) only when RUST_LOG asks for them.
-    session_core::telemetry::init("off");
+    service_kit::telemetry::init("off");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,11 +6,11 @@
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use service_kit::telemetry::TelemetrySettings;
 use session_core::settings::{
     InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, PerUser, RedisMode,
     RedisSettings, ServerSettings, SessionSettings, WhenFull,
 };
-use session_core::telemetry::TelemetrySettings;
 
 use crate::mask;
 

@@ -4,9 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::credential::Credential;
 use crate::error::AuthError;
-use crate::introspection::{
-    IntrospectRequest, IntrospectResponse, Introspected, REQUEST_ID_HEADER,
-};
+use crate::introspection::{IntrospectRequest, IntrospectResponse, Introspected};
 use crate::session::Session;
 use crate::settings::SettingsError;
 
@@ -19,6 +17,7 @@ pub struct IntrospectionClient {
     internal_token: SecretString,
     accept_user_id: bool,
     idle_timeout_seconds: u64,
+    context: Option<super::Context>,
 }
 
 impl std::fmt::Debug for IntrospectionClient {
@@ -45,6 +44,7 @@ impl IntrospectionClient {
             internal_token,
             accept_user_id,
             idle_timeout_seconds: 0,
+            context: options.context,
         })
     }
 
@@ -74,11 +74,7 @@ impl IntrospectionClient {
     /// The auth-service down, slow or answering oddly is `Unavailable` (503), never
     /// a 401 that would log the user out.
     #[tracing::instrument(skip_all)]
-    pub async fn validate(
-        &self,
-        credential: &Credential,
-        request_id: Option<&str>,
-    ) -> Result<Session, AuthError> {
+    pub async fn validate(&self, credential: &Credential) -> Result<Session, AuthError> {
         let token = match credential {
             Credential::Bearer(token) => token.clone(),
             Credential::UserId(_) if self.accept_user_id => String::new(),
@@ -89,10 +85,9 @@ impl IntrospectionClient {
             .post(&self.url)
             .bearer_auth(self.internal_token.expose_secret())
             .json(&IntrospectRequest::from(credential));
-        if let Some(id) = request_id {
-            request = request.header(REQUEST_ID_HEADER, id);
+        if let Some(context) = self.context {
+            request = context(request);
         }
-        request = super::with_trace(request);
         let response = request.send().await.map_err(|err| {
             tracing::warn!(
                 timeout = err.is_timeout(),

@@ -19,6 +19,7 @@ pub struct JwksFetcher {
     codec: Arc<TokenCodec>,
     min_interval: Duration,
     last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    context: Option<super::Context>,
 }
 
 impl JwksFetcher {
@@ -36,13 +37,17 @@ impl JwksFetcher {
             codec,
             min_interval,
             last: tokio::sync::Mutex::new(None),
+            context: options.context,
         })
     }
 
     /// Fetches now, whatever the interval; true on success.
     pub async fn fetch(&self) -> bool {
         let fetched = async {
-            let request = super::with_trace(self.client.get(&self.url));
+            let mut request = self.client.get(&self.url);
+            if let Some(context) = self.context {
+                request = context(request);
+            }
             let res = request.send().await.ok()?;
             if !res.status().is_success() {
                 return None;

@@ -23,7 +23,13 @@ pub struct ClientOptions {
     pub proxy: Option<String>,
     /// A PEM bundle of CAs to trust besides the system's (`auth_service.ca_file`).
     pub ca_file: Option<PathBuf>,
+    /// Adds the calling request's context to every call (its trace and request id),
+    /// so the auth-service's logs and spans join the caller's; none adds nothing.
+    pub context: Option<Context>,
 }
+
+/// A function that adds the current request's context headers to an outgoing call.
+pub type Context = fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder;
 
 impl ClientOptions {
     /// Direct connections, system roots only, calls bounded by `timeout`.
@@ -32,6 +38,7 @@ impl ClientOptions {
             timeout,
             proxy: None,
             ca_file: None,
+            context: None,
         }
     }
 }
@@ -77,21 +84,6 @@ pub fn check_url(
 
 /// A pooled HTTP client per `options`: HTTPS with rustls (the system's roots plus the
 /// CA file), a proxy only when configured.
-/// Adds the current trace context (`traceparent`, `tracestate`) to a call, so the
-/// auth-service's spans join the request's trace.
-fn with_trace(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match crate::telemetry::outgoing() {
-        Some((parent, state)) => {
-            let request = request.header(crate::trace_context::TRACEPARENT_HEADER, parent);
-            match state {
-                Some(state) => request.header(crate::trace_context::TRACESTATE_HEADER, state),
-                None => request,
-            }
-        }
-        None => request,
-    }
-}
-
 fn http_client(options: &ClientOptions) -> Result<reqwest::Client, SettingsError> {
     // rustls needs one process-wide crypto provider; a second install is a no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -1,10 +1,8 @@
 //! session-core's integration tests, one binary: the JWT codec, the Redis session
-//! store and validation against a real Redis (started by scripts/test.sh), and the
-//! actix-web extractor.
+//! store and validation against a real Redis (started by scripts/test.sh).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod extractor;
 mod sessions;
 mod support;
 mod token;

@@ -2,12 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
-use session_core::ErrorCode;
-use session_core::Session;
-use session_core::error_responses;
-use session_core::http::CookiePolicy;
+use service_kit::error_responses;
+use session_actix::Session;
+use session_core::CookiePolicy;
 use session_core::session::rfc3339;
-use session_core::token::{Origin, new_session_id};
+use session_core::token::Origin;
 
 use super::csrf::CsrfHeader;
 use crate::accounts::{AccountError, Accounts};
@@ -138,7 +137,7 @@ pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
 /// again with the new Max-Age, so the browser keeps them as long as the session lives.
 fn renewed(req: &HttpRequest, res: &mut actix_web::HttpResponseBuilder, expires_at: i64) {
     if let Some(policy) = req.app_data::<CookiePolicy>() {
-        policy.renew(req, res, Accounts::seconds_left(expires_at));
+        session_actix::cookie::renew(policy, req, res, Accounts::seconds_left(expires_at));
     }
 }
 
@@ -148,7 +147,7 @@ pub(crate) fn cleared(
     mut builder: actix_web::HttpResponseBuilder,
 ) -> actix_web::HttpResponseBuilder {
     if let Some(policy) = req.app_data::<CookiePolicy>() {
-        policy.clear(&mut builder);
+        session_actix::cookie::clear(policy, &mut builder);
     }
     builder
 }
@@ -278,8 +277,7 @@ pub async fn log_in(
     let policy = req.app_data::<CookiePolicy>().filter(|_| cookie);
     let token = match policy {
         Some(policy) => {
-            let csrf = new_session_id().map_err(|_| ApiError::new(ErrorCode::InternalError))?;
-            policy.set(&mut res, &outcome.token, &csrf, expires_in);
+            session_actix::cookie::set(policy, &mut res, &outcome.token, expires_in);
             None
         }
         None => Some(outcome.token),
@@ -329,7 +327,7 @@ pub async fn log_out(
 ) -> Result<HttpResponse, ApiError> {
     // Seed mode's bare userId proves nothing: it may read a session, never end one.
     if matches!(
-        session_core::http::credential_of(&req, true),
+        session_core::request::authorization(&session_actix::Headers(req.headers()), true),
         Ok(session_core::Credential::UserId(_))
     ) {
         return Err(ApiError::new(session_core::ErrorCode::InvalidToken));
@@ -376,7 +374,7 @@ pub async fn session(
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
-    let session = accounts.used(session).await?;
+    let session = accounts.used(session.into_inner()).await?;
     let mut res = no_store(HttpResponse::Ok());
     renewed(&req, &mut res, session.expires_at);
     Ok(res.json(SessionInfo {
@@ -414,6 +412,7 @@ pub async fn refresh(
     accounts: web::Data<Accounts>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
+    let session = session.into_inner();
     let expires_at = accounts.refresh(&session).await?;
     let mut res = no_store(HttpResponse::Ok());
     renewed(&req, &mut res, expires_at);

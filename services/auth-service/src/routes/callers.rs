@@ -6,8 +6,9 @@ use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, web};
 use secrecy::{ExposeSecret, SecretString};
+use session_actix::Headers;
 use session_core::credential::constant_time_eq;
-use session_core::http::credential_of;
+use session_core::request;
 use session_core::{AuthError, Credential, ErrorCode};
 
 use crate::error::ApiError;
@@ -23,7 +24,7 @@ pub struct AdminToken(pub Option<SecretString>);
 /// Whether the request's one `Authorization` header is `Bearer <secret>`, compared in
 /// constant time; a missing or malformed header is its contract error.
 fn presents(req: &HttpRequest, secret: &SecretString) -> Result<(), AuthError> {
-    match credential_of(req, false)? {
+    match request::authorization(&Headers(req.headers()), false)? {
         Credential::Bearer(token) if constant_time_eq(&token, secret.expose_secret()) => Ok(()),
         _ => Err(AuthError::InvalidToken),
     }

@@ -16,7 +16,7 @@ impl IntoParams for CsrfHeader {
                 .name("X-CSRF-Token")
                 .parameter_in(ParameterIn::Header)
                 .required(Required::False)
-                .description(Some(session_core::http::openapi::CSRF_HEADER_DOC))
+                .description(Some(service_kit::openapi::CSRF_HEADER_DOC))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
                 .build(),
         ]

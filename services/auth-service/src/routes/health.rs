@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use std::collections::BTreeMap;
 
-use session_core::http::openapi::readiness_responses;
-use session_core::http::readiness;
+use service_kit::openapi::readiness_responses;
+use service_kit::readiness;
 use utoipa::IntoResponses;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::response::Response;

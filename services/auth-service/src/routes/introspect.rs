@@ -4,8 +4,9 @@
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
+use service_kit::error_responses;
 use session_core::introspection::{IntrospectRequest, IntrospectResponse};
-use session_core::{Credential, ErrorCode, Session, error_responses};
+use session_core::{Credential, ErrorCode, Session};
 
 use std::borrow::Cow;
 
@@ -135,7 +136,7 @@ pub async fn introspect(
         "application/x-www-form-urlencoded" => true,
         _ => return Err(ApiError::new(ErrorCode::UnsupportedMediaType)),
     };
-    let body = match session_core::http::read_body(payload).await {
+    let body = match service_kit::read_body(payload).await {
         Ok(body) => body,
         Err(response) => return Ok(response),
     };

@@ -16,7 +16,7 @@ pub use account::Credentials;
 pub use callers::{AdminToken, InternalToken};
 pub use verify::Verifier;
 
-session_core::routes! {
+service_kit::routes! {
     /// Mounts every route of the auth-service (`/metrics` is the shared server's).
     "/" => { get => pages::index },
     "/account" => { get => pages::account },
@@ -40,7 +40,7 @@ session_core::routes! {
     "/introspect" => { post => introspect::introspect },
     "/verify" => { get => verify::verify },
     "/.well-known/jwks.json" => { get => jwks::jwks },
-    "/health/live" => { get => session_core::http::live },
+    "/health/live" => { get => service_kit::live },
     "/health/ready" => { get => health::ready },
-    "/openapi.json" => { get => session_core::http::openapi::serve },
+    "/openapi.json" => { get => service_kit::openapi::serve },
 }

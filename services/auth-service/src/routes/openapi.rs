@@ -3,9 +3,7 @@
 //! serves it (built once at start). A copy is committed as
 //! `docs/openapi/auth-service.json`, and the tests fail when it differs.
 
-use session_core::http::openapi::{
-    ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete,
-};
+use service_kit::openapi::{ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete};
 use utoipa::OpenApi;
 
 use super::{account, health, introspect, jwks, pages, sessions, verify};
@@ -50,15 +48,15 @@ impl utoipa::Modify for Contract {
         pages::account,
         pages::style,
         pages::script,
-        session_core::http::health::live,
+        service_kit::health::live,
         health::ready,
-        session_core::http::metrics::render,
-        session_core::http::openapi::serve,
+        service_kit::metrics::render,
+        service_kit::openapi::serve,
     ),
     components(schemas(
-        session_core::http::ErrorBody,
+        session_core::ErrorBody,
         session_core::ErrorCode,
-        session_core::http::openapi::Readiness,
+        service_kit::openapi::Readiness,
     )),
     modifiers(&Contract),
     tags(

@@ -8,7 +8,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use session_core::SessionValidator;
-use session_core::http::cookie::{Source, session_credential};
+use session_core::request::Source;
 
 const INDEX: &str = include_str!("../../web/index.html");
 const ACCOUNT: &str = include_str!("../../web/account.html");
@@ -23,8 +23,10 @@ async fn signed_in(req: &HttpRequest) -> bool {
     let Some(validator) = req.app_data::<web::Data<SessionValidator>>() else {
         return false;
     };
-    match session_credential(req, false) {
-        Ok((credential, Source::Cookie)) => validator.validate(&credential, None).await.is_ok(),
+    match session_actix::cookie::present(req, Some("GET"), false) {
+        Ok(presented) if presented.source == Source::Cookie => {
+            validator.validate(&presented.credential).await.is_ok()
+        }
         _ => false,
     }
 }

@@ -3,11 +3,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use session_core::Session;
+use session_actix::Session;
 use session_core::session::rfc3339;
 use session_core::store::SessionRecord;
 
-use session_core::error_responses;
+use service_kit::error_responses;
 
 use super::account::{SessionRefusals, UnsafeSessionRefusals, cleared, no_store, origin_of};
 use super::callers::Admin;

@@ -9,10 +9,10 @@
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use session_core::http::cookie::{Source, check_csrf, session_credential};
-use session_core::http::error_response;
+use service_kit::error_responses;
+use session_actix::error_response;
 use session_core::session::rfc3339;
-use session_core::{AuthError, LocalValidator, error_responses};
+use session_core::{AuthError, LocalValidator};
 
 /// The validator `/verify` uses: straight from Redis, or through the validation cache
 /// when `validation.cache` is on. A bare userId is never a credential here.
@@ -75,16 +75,13 @@ error_responses!(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResponse {
-    let checked = match session_credential(&req, false) {
-        Ok((credential, source)) => {
-            let checked = verifier.0.validate(&credential).await;
-            // A gateway checks the request it holds: a cookie-authenticated unsafe
-            // request (its method in X-Original-Method) needs the CSRF header too.
-            if checked.is_ok() && source == Source::Cookie {
-                check_csrf(&req, &original_method(&req)).and(checked)
-            } else {
-                checked
-            }
+    // A gateway checks the request it holds: a cookie-authenticated unsafe request
+    // (its method as the gateway reports it) needs the CSRF header too.
+    let checked = match session_actix::cookie::present(&req, gateway_method(&req).as_deref(), false)
+    {
+        Ok(presented) => {
+            let checked = verifier.0.validate(&presented.credential).await;
+            checked.and_then(|session| presented.csrf.map(|()| session))
         }
         Err(err) => Err(err),
     };
@@ -113,13 +110,22 @@ pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResp
     }
 }
 
-/// The method of the request the gateway holds (`X-Original-Method`, as nginx,
-/// Traefik and Envoy are configured to send it), else this request's.
-fn original_method(req: &HttpRequest) -> actix_web::http::Method {
-    req.headers()
-        .get("x-original-method")
-        .and_then(|v| actix_web::http::Method::from_bytes(v.as_bytes()).ok())
-        .unwrap_or_else(|| req.method().clone())
+/// The method of the request the gateway holds, as it reports it: `X-Original-Method`
+/// (nginx) or `X-Forwarded-Method` (Traefik). None, so unsafe, when neither is sent,
+/// when they (or two lines of one) differ, or when the value is not text.
+fn gateway_method(req: &HttpRequest) -> Option<String> {
+    let mut found: Option<&[u8]> = None;
+    for name in ["x-original-method", "x-forwarded-method"] {
+        for value in req.headers().get_all(name) {
+            match found {
+                Some(seen) if seen != value.as_bytes() => return None,
+                _ => found = Some(value.as_bytes()),
+            }
+        }
+    }
+    found
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .map(str::to_owned)
 }
 
 fn refused(err: AuthError) -> HttpResponse {

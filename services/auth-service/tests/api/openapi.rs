@@ -8,7 +8,7 @@ use auth_service::routes::{ROUTES, openapi::document};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
-use session_core::http::openapi::{OpenApiDocument, SERVER_ROUTES};
+use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES};
 
 use crate::helpers::{closed_port, spawn_app, spawn_app_with};
 
@@ -27,25 +27,20 @@ fn generated() -> Vec<u8> {
 
 #[test]
 fn openapi_document_matches_the_committed_copy() {
-    session_core::http::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
+    service_kit::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
 }
 
 #[test]
 fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
     let document: Value = serde_json::from_slice(&generated()).unwrap();
-    session_core::http::openapi::check_document(&document);
+    service_kit::openapi::check_document(&document);
     let mounted: BTreeSet<(String, String)> = ROUTES
         .iter()
         .chain(SERVER_ROUTES)
-        .map(|(method, path)| {
-            (
-                (*method).to_owned(),
-                session_core::http::openapi::template(path),
-            )
-        })
+        .map(|(method, path)| ((*method).to_owned(), service_kit::openapi::template(path)))
         .collect();
     assert_eq!(
-        session_core::http::openapi::operations(&document),
+        service_kit::openapi::operations(&document),
         mounted,
         "the document's operations are not the routes the service mounts"
     );
@@ -88,7 +83,7 @@ async fn openapi_json_answers_while_redis_and_mongodb_are_down() {
 async fn every_documented_operation_is_served() {
     let app = spawn_app().await;
     let document: Value = serde_json::from_slice(&generated()).unwrap();
-    for (method, path) in session_core::http::openapi::operations(&document) {
+    for (method, path) in service_kit::openapi::operations(&document) {
         // Any value will do for a path parameter: the route must match, nothing more.
         let concrete = path
             .split('/')

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use session_core::SessionValidator;
 use std::collections::BTreeMap;
 
-use session_core::http::openapi::readiness_responses;
-use session_core::http::readiness;
+use service_kit::openapi::readiness_responses;
+use service_kit::readiness;
 use utoipa::IntoResponses;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::response::Response;
@@ -21,14 +21,7 @@ use utoipa::openapi::response::Response;
     responses(Readiness)
 )]
 pub async fn ready(validator: web::Data<SessionValidator>) -> HttpResponse {
-    match validator.get_ref() {
-        SessionValidator::Local(local) => {
-            readiness(&[("redis", local.store().ping().await.is_ok())])
-        }
-        SessionValidator::Remote(remote) => {
-            readiness(&[("authService", remote.ping().await.is_ok())])
-        }
-    }
+    readiness(&[validator.dependency_up().await])
 }
 
 /// `GET /health/ready`'s answers: Redis, or the auth-service in remote mode.

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, http::header};
 use serde::Serialize;
-use session_core::Session;
+use session_actix::Session;
 use session_core::session::rfc3339;
 
 /// The user the presented session belongs to.
@@ -20,7 +20,7 @@ struct Me {
     expires_at: String,
 }
 
-session_core::error_responses!(
+service_kit::error_responses!(
     /// What `GET /me` refuses with.
     MeErrors: MissingAuthorization, MissingUserId, InvalidToken, SessionExpired,
         SessionNotFound, SessionRevoked, ServiceUnavailable
@@ -43,6 +43,7 @@ session_core::error_responses!(
 )]
 #[tracing::instrument(level = "debug", skip_all, fields(user_id = %session.user_id))]
 pub async fn me(session: Session) -> HttpResponse {
+    let session = session.into_inner();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Me {

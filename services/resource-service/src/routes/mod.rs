@@ -5,10 +5,10 @@ mod health;
 mod me;
 pub mod openapi;
 
-session_core::routes! {
+service_kit::routes! {
     /// Mounts every route of the resource-service (`/metrics` is the shared server's).
     "/me" => { get => me::me },
-    "/health/live" => { get => session_core::http::live },
+    "/health/live" => { get => service_kit::live },
     "/health/ready" => { get => health::ready },
-    "/openapi.json" => { get => session_core::http::openapi::serve },
+    "/openapi.json" => { get => service_kit::openapi::serve },
 }

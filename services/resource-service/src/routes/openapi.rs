@@ -3,7 +3,7 @@
 //! serves it (built once at start). A copy is committed as
 //! `docs/openapi/resource-service.json`, and the tests fail when it differs.
 
-use session_core::http::openapi::{SESSION_BEARER, SESSION_COOKIE, complete};
+use service_kit::openapi::{SESSION_BEARER, SESSION_COOKIE, complete};
 use utoipa::OpenApi;
 
 use super::{health, me};
@@ -26,15 +26,15 @@ impl utoipa::Modify for Contract {
     ),
     paths(
         me::me,
-        session_core::http::health::live,
+        service_kit::health::live,
         health::ready,
-        session_core::http::metrics::render,
-        session_core::http::openapi::serve,
+        service_kit::metrics::render,
+        service_kit::openapi::serve,
     ),
     components(schemas(
-        session_core::http::ErrorBody,
+        session_core::ErrorBody,
         session_core::ErrorCode,
-        session_core::http::openapi::Readiness,
+        service_kit::openapi::Readiness,
     )),
     modifiers(&Contract),
     tags(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use resource_service::routes::{ROUTES, openapi::document};
 use serde_json::Value;
-use session_core::http::openapi::{OpenApiDocument, SERVER_ROUTES, operations, template};
+use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES, operations, template};
 
 use crate::helpers::{Options, Service, TempDir, client_builder, free_port, stack};
 
@@ -26,13 +26,13 @@ fn generated() -> Vec<u8> {
 
 #[test]
 fn openapi_document_matches_the_committed_copy() {
-    session_core::http::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
+    service_kit::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
 }
 
 #[test]
 fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
     let document: Value = serde_json::from_slice(&generated()).unwrap();
-    session_core::http::openapi::check_document(&document);
+    service_kit::openapi::check_document(&document);
     let mounted: BTreeSet<(String, String)> = ROUTES
         .iter()
         .chain(SERVER_ROUTES)

@@ -3,18 +3,18 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
-use super::errors::UNAVAILABLE_RETRY_AFTER_SECS;
-use crate::error::ErrorCode;
+use session_core::error::ErrorCode;
+use session_core::error::UNAVAILABLE_RETRY_AFTER_SECS;
 
 /// `GET /health/live`: 200 while the process runs.
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = "/health/live",
-    tag = super::openapi::OPERATIONS_TAG,
+    tag = crate::openapi::OPERATIONS_TAG,
     operation_id = "live",
     summary = "Liveness",
     description = "200 while the process runs; asks no dependency.",
-    responses((status = 200, description = "The process runs.", body = super::openapi::Liveness))
+    responses((status = 200, description = "The process runs.", body = crate::openapi::Liveness))
 ))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))

@@ -3,12 +3,12 @@
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::web;
 
-use super::bare::Contracted;
-use super::body::{json_config, payload_config};
-use super::deadline::{RequestDeadline, default_max_connections};
-use super::fallback::not_found;
-use super::request_id::request_context;
-use crate::settings::ServerSettings;
+use crate::bare::Contracted;
+use crate::body::{json_config, payload_config};
+use crate::deadline::{RequestDeadline, default_max_connections};
+use crate::fallback::not_found;
+use crate::request_id::request_context;
+use session_core::settings::ServerSettings;
 
 /// A running service: its port and the server future.
 pub struct BoundServer {
@@ -55,8 +55,8 @@ where
                 .app_data(json_config())
                 .app_data(payload_config())
                 .service(
-                    super::fallback::resource("/metrics")
-                        .route(web::get().to(super::metrics::render)),
+                    crate::fallback::resource("/metrics")
+                        .route(web::get().to(crate::metrics::render)),
                 )
                 .configure(configure.clone())
                 .default_service(web::to(not_found));

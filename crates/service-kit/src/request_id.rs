@@ -9,9 +9,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use super::fallback::RouteLabel;
-use crate::introspection::REQUEST_ID_HEADER;
+use crate::fallback::RouteLabel;
 use crate::trace_context::{self, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceParent};
+use session_core::introspection::REQUEST_ID_HEADER;
 
 /// The `X-Request-Id` header, as actix's header name.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -64,7 +64,7 @@ fn incoming_trace(req: &ServiceRequest) -> Option<(TraceParent, Option<String>)>
 /// The middleware every request passes (one step, one boxed future): takes
 /// `X-Request-Id` from the request or makes one, and the W3C trace context; runs the
 /// request in a span that carries the id, inside that trace; bounds the time its body
-/// may take ([`super::deadline`]); records the request metrics ([`super::metrics`]);
+/// may take ([`crate::deadline`]); records the request metrics ([`crate::metrics`]);
 /// logs method, path, status and latency, and puts the id and
 /// `X-Content-Type-Options: nosniff` on the response.
 pub async fn request_context(
@@ -96,14 +96,14 @@ pub async fn request_context(
     let trace = crate::telemetry::request_trace(&span, incoming_trace(&req));
     let method = exporting.then(|| req.method().clone());
     let started = Instant::now();
-    super::deadline::bound_body(&mut req);
-    let clock = super::metrics::request_started(&req);
+    crate::deadline::bound_body(&mut req);
+    let clock = crate::metrics::request_started(&req);
     let result = trace_context::scope(trace, id.as_str().into(), next.call(req))
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
     let mut res = result?;
-    super::metrics::request_finished(clock, &res);
+    crate::metrics::request_finished(clock, &res);
     let status = res.status().as_u16();
     if let Some(method) = method {
         let route = res

@@ -42,7 +42,7 @@ impl Stream for Bounded {
 }
 
 /// Bounds the time the request's body may take to arrive (run by the request
-/// middleware, [`super::request_context`]).
+/// middleware, [`crate::request_context`]).
 pub fn bound_body(req: &mut ServiceRequest) {
     let inner = req.take_payload();
     if matches!(inner, Payload::None) {

@@ -7,8 +7,8 @@ use actix_web::error::{InternalError, JsonPayloadError, PayloadError};
 use actix_web::http::StatusCode;
 use actix_web::web;
 
-use super::errors::{error_response, error_response_with};
-use crate::error::ErrorCode;
+use session_actix::{error_response, error_response_with};
+use session_core::error::ErrorCode;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

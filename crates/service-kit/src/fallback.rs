@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::errors::error_response;
-use crate::error::ErrorCode;
+use session_actix::error_response;
+use session_core::error::ErrorCode;
 
 /// Fallback for unknown paths: 404 with the contract's body.
 pub async fn not_found() -> HttpResponse {
@@ -47,7 +47,7 @@ macro_rules! routes {
         pub fn config(cfg: &mut ::actix_web::web::ServiceConfig) {
             $(
                 cfg.service(
-                    $crate::http::resource($path)
+                    $crate::fallback::resource($path)
                         $(.route(::actix_web::web::$method().to($handler)))+
                 );
             )+

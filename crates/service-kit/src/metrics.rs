@@ -60,7 +60,7 @@ pub fn enabled() -> bool {
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = "/metrics",
-    tag = super::openapi::OPERATIONS_TAG,
+    tag = crate::openapi::OPERATIONS_TAG,
     operation_id = "metrics",
     summary = "Prometheus metrics",
     description = "The service's metrics in Prometheus text format (`http_requests_total`, `http_request_duration_seconds`, `session_validations_total`, ...). A scrape renders what is in memory: it costs no Redis or MongoDB call. With `metrics.enabled = false` the path is `404 not_found`.",
@@ -68,7 +68,7 @@ pub fn enabled() -> bool {
         (status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain", body = String,
             headers(("Cache-Control" = String, description = "`no-store`.")),
             example = "# TYPE http_requests_total counter\nhttp_requests_total{service=\"auth-service\",route=\"/login\",method=\"POST\",status=\"200\"} 1\n"),
-        super::openapi::MetricsDisabled,
+        crate::openapi::MetricsDisabled,
     )
 ))]
 pub async fn render() -> HttpResponse {
@@ -80,7 +80,7 @@ pub async fn render() -> HttpResponse {
             ))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(handle.render()),
-        None => super::errors::error_response(crate::error::ErrorCode::NotFound),
+        None => session_actix::error_response(session_core::error::ErrorCode::NotFound),
     }
 }
 
@@ -101,7 +101,7 @@ pub fn request_started(req: &ServiceRequest) -> Option<RequestClock> {
 
 /// Records `http_requests_total{service,route,method,status}` and
 /// `http_request_duration_seconds{service,route,method}` for a finished request (run
-/// by the request middleware, [`super::request_context`]).
+/// by the request middleware, [`crate::request_context`]).
 pub fn request_finished<B>(clock: Option<RequestClock>, res: &ServiceResponse<B>) {
     let Some(RequestClock { started, method }) = clock else {
         return;
@@ -109,7 +109,7 @@ pub fn request_finished<B>(clock: Option<RequestClock>, res: &ServiceResponse<B>
     let status = res.status().as_u16();
     let route = res
         .request()
-        .app_data::<super::fallback::RouteLabel>()
+        .app_data::<crate::fallback::RouteLabel>()
         .map_or("unmatched", |l| &*l.0);
     let elapsed = started.elapsed().as_secs_f64();
     HANDLES.with(|handles| {

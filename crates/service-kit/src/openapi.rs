@@ -27,8 +27,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 pub use utoipa;
 
-use crate::error::ErrorCode;
-use crate::introspection::REQUEST_ID_HEADER;
+pub use session_core::error::ErrorCode;
+use session_core::introspection::REQUEST_ID_HEADER;
 
 /// Security scheme: the session token, `Authorization: Bearer <token>` (in seed mode
 /// also a bare userId).
@@ -47,32 +47,13 @@ pub const CSRF_HEADER_DOC: &str = "Equal to the `__Host-session-csrf` cookie. Ne
 /// Tag of the operations every service serves for operators.
 pub const OPERATIONS_TAG: &str = "operations";
 
-impl PartialSchema for ErrorCode {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some("The contract's error code, snake_case."))
-            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
-            .into()
-    }
-}
-
-impl ToSchema for ErrorCode {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("ErrorCode")
-    }
-}
-
 /// The answers for `codes`, one per status: the contract's body (its `error` limited
 /// to these codes), an example per code with its real message, and the headers the
 /// status carries.
 pub fn error_responses(codes: &[ErrorCode]) -> BTreeMap<String, RefOr<Response>> {
     let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
     for code in codes {
-        by_status
-            .entry(code.status().as_u16())
-            .or_default()
-            .push(*code);
+        by_status.entry(code.status()).or_default().push(*code);
     }
     by_status
         .into_iter()
@@ -113,7 +94,7 @@ fn error_response(codes: &[ErrorCode]) -> Response {
                 .build(),
         )
         .build();
-    let status = codes.first().map(|code| code.status().as_u16());
+    let status = codes.first().map(|code| code.status());
     let mut headers = vec![("Cache-Control", NO_STORE)];
     if status == Some(401) {
         headers.push(("WWW-Authenticate", WWW_AUTHENTICATE));
@@ -144,14 +125,14 @@ macro_rules! error_responses {
         $(#[$meta])*
         $vis struct $name;
 
-        impl $crate::http::openapi::utoipa::IntoResponses for $name {
+        impl $crate::openapi::utoipa::IntoResponses for $name {
             fn responses() -> ::std::collections::BTreeMap<
                 ::std::string::String,
-                $crate::http::openapi::utoipa::openapi::RefOr<
-                    $crate::http::openapi::utoipa::openapi::response::Response,
+                $crate::openapi::utoipa::openapi::RefOr<
+                    $crate::openapi::utoipa::openapi::response::Response,
                 >,
             > {
-                $crate::http::openapi::error_responses(&[$($crate::error::ErrorCode::$code),+])
+                $crate::openapi::error_responses(&[$($crate::openapi::ErrorCode::$code),+])
             }
         }
     };
@@ -538,7 +519,7 @@ pub async fn serve(document: web::Data<OpenApiDocument>) -> HttpResponse {
         .body(document.0.clone())
 }
 
-/// The routes the shared server mounts itself (see [`super::server::serve`]), beside
+/// The routes the shared server mounts itself (see [`crate::server::serve`]), beside
 /// a service's own `ROUTES`: (lowercase method, path).
 pub const SERVER_ROUTES: &[(&str, &str)] = &[("get", "/metrics")];
 

@@ -15,8 +15,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::log_sink::{LogGuard, LogSink};
-use crate::settings::SettingsError;
 use crate::trace_context::{RequestTrace, TraceParent};
+use session_core::settings::SettingsError;
 
 /// The `telemetry` section of the configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,6 +158,26 @@ pub fn outgoing() -> Option<(String, Option<String>)> {
     crate::trace_context::current().map(|trace| (trace.traceparent(), trace.state))
 }
 
+/// Adds the current request's context to a call to another service: its trace
+/// ([`outgoing`]) and its `X-Request-Id`. Given to session-core's HTTP clients as
+/// their `context`, so `/introspect` and JWKS calls join the request's trace.
+#[cfg(feature = "otlp")]
+pub fn client_context(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    use crate::trace_context::{TRACEPARENT_HEADER, TRACESTATE_HEADER};
+    use session_core::introspection::REQUEST_ID_HEADER;
+    let mut request = request;
+    if let Some(id) = crate::trace_context::current_request_id() {
+        request = request.header(REQUEST_ID_HEADER, id.as_ref());
+    }
+    match outgoing() {
+        Some((parent, Some(state))) => request
+            .header(TRACEPARENT_HEADER, parent)
+            .header(TRACESTATE_HEADER, state),
+        Some((parent, None)) => request.header(TRACEPARENT_HEADER, parent),
+        None => request,
+    }
+}
+
 #[cfg(feature = "otlp")]
 mod otlp {
     //! The OTLP/HTTP exporter and the queue in front of it.
@@ -184,8 +204,8 @@ mod otlp {
     use tracing_subscriber::{Layer, fmt};
 
     use super::{EXPORTING, Telemetry, env_filter};
-    use crate::settings::SettingsError;
     use crate::trace_context::{RequestTrace, SAMPLED, TraceParent};
+    use session_core::settings::SettingsError;
 
     /// Spans waiting to be sent; beyond this they are dropped and counted.
     const QUEUE: usize = 4096;
@@ -416,7 +436,7 @@ mod otlp {
                 return;
             }
             if self.sender.try_send(span).is_err() {
-                crate::measure::count("trace_spans_dropped_total", "", "");
+                session_core::measure::count("trace_spans_dropped_total", "", "");
             }
         }
 
@@ -472,14 +492,14 @@ mod otlp {
             if sent > 0 {
                 match exporter.export(batch).await {
                     Ok(()) => {
-                        crate::measure::count_by("trace_spans_exported_total", "", "", sent);
+                        session_core::measure::count_by("trace_spans_exported_total", "", "", sent);
                         if failing {
                             tracing::info!("span export works again");
                             failing = false;
                         }
                     }
                     Err(err) => {
-                        crate::measure::count_by("trace_spans_dropped_total", "", "", sent);
+                        session_core::measure::count_by("trace_spans_dropped_total", "", "", sent);
                         if !failing {
                             tracing::warn!(error = %err, "span export failed; spans are dropped until it works");
                             failing = true;
