@@ -96,9 +96,48 @@ async fn a_cookie_login_keeps_the_token_out_of_the_body_and_works_everywhere() {
     let res = with_cookie(&app, reqwest::Method::GET, "/session", &browser, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["email"], email);
-    // The gateway's check takes the cookie too.
-    let res = with_cookie(&app, reqwest::Method::GET, "/verify", &browser, None).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    // The gateway's check takes the cookie too, for the method the gateway reports
+    // (nginx: X-Original-Method, Traefik: X-Forwarded-Method).
+    for header in ["X-Original-Method", "X-Forwarded-Method"] {
+        let res = app
+            .client
+            .get(app.url("/verify"))
+            .header("Cookie", browser.cookie_header())
+            .header(header, "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{header}");
+        let res = app
+            .client
+            .get(app.url("/verify"))
+            .header("Cookie", browser.cookie_header())
+            .header(header, "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+    }
+    // A cookie with no reported method, with both headers differing, or with a method
+    // that is not one of the four safe ones as written, counts as unsafe.
+    let cases: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("X-Original-Method", "GET"), ("X-Forwarded-Method", "POST")],
+        &[("X-Original-Method", "get")],
+        &[("X-Original-Method", "PROPPATCH")],
+        &[("X-Original-Method", "")],
+    ];
+    for headers in cases {
+        let mut request = app
+            .client
+            .get(app.url("/verify"))
+            .header("Cookie", browser.cookie_header());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let res = request.send().await.unwrap();
+        assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+    }
 
     // Unsafe methods need the CSRF header equal to the CSRF cookie.
     for csrf in [None, Some("wrong"), Some("")] {
