@@ -187,7 +187,8 @@ def main():
     zipf_tokens_file = env("BENCH_ZIPF_TOKENS_FILE")
     cluster_tokens_file = env("BENCH_CLUSTER_TOKENS_FILE")
     baseline = "BENCH_BASELINE_CACHED_PORT" in os.environ
-    for name, var in [("peer", "BENCH_PEER"), ("bare", "BENCH_BARE")]:
+    for name, var in [("peer", "BENCH_PEER"), ("bare", "BENCH_BARE"), ("axum", "BENCH_AXUM"),
+                      ("axum-cached", "BENCH_AXUM_CACHED")]:
         ports[name] = int(env(f"{var}_PORT"))
         pids[name] = int(env(f"{var}_PID"))
     for name, var in [("cached-zipf", "BENCH_ZIPF"), ("cached-zipf-60s", "BENCH_ZIPF60"),
@@ -224,6 +225,8 @@ def main():
         first_cluster = f.readline().strip()
     status, _ = request(ports["cluster-a"], "GET", "/me", headers={"Authorization": "Bearer " + first_cluster})
     assert status == 200, f"a seeded cluster session is refused: {status}"
+    status, _ = request(ports["axum"], "GET", "/me", headers={"Authorization": "Bearer " + first_token})
+    assert status == 200, f"a seeded session is refused by the axum service: {status}"
     for name in ports:  # warm-up: connections, pools, the cache
         if name == "peer":
             wrk(me(name), "me.lua", (cookies_file, "cookie"), seconds=2)
@@ -250,6 +253,9 @@ def main():
     results["/me peer (actix-session)"] = wrk(me("peer"), "me.lua", (cookies_file, "cookie"))
     results["/me peer (actix-session)"]["peak_rss_mb"] = peak_rss_mb(pids["peer"])
     results["/me bare handler"] = wrk(me("bare"), "me.lua", tokens_file)
+    print("2/6 /me on the example axum service (session-axum), plain and cached ...", flush=True)
+    results["/me axum-service"] = wrk(me("axum"), "me.lua", tokens_file)
+    results["/me axum-service"]["peak_rss_mb"] = peak_rss_mb(pids["axum"])
     print("2/6 /verify, the gateway's check (auth-service, straight from Redis) ...", flush=True)
     results["/verify (auth-service)"] = wrk(f"http://127.0.0.1:{auth_port}/verify", "me.lua", tokens_file)
     print("3/6 /me, remote mode ...", flush=True)
@@ -273,6 +279,8 @@ def main():
     print("6/6 /me with the validation cache, and the revocation delay ...", flush=True)
     results["/me cached"] = wrk(me("cached"), "me.lua", tokens_file)
     results["/me cached"]["peak_rss_mb"] = peak_rss_mb(pids["cached"])
+    results["/me axum-service, cached"] = wrk(me("axum-cached"), "me.lua", tokens_file)
+    results["/me axum-service, cached"]["peak_rss_mb"] = peak_rss_mb(pids["axum-cached"])
     revocation = revocation_delays(auth_port, ports["cached"], users, password, 200)
     print("7/7 the cache past its bound: 1,000,000 sessions, Zipf s=1, cache of 100,000 ...", flush=True)
     legs = [("/me redis mode", "redis-mode", "me.lua", tokens_file),
@@ -321,6 +329,9 @@ def main():
         ("/me cached", "RSS", results["/me cached"]["peak_rss_mb"], "<= 30 MB", lambda v: v <= 30),
         ("/me cached, Zipf", "RSS", cache_legs["/me cached, Zipf"]["peak_rss_mb"], "<= 200 MB", lambda v: v <= 200),
         ("/me cached, Zipf", "errors", cache_legs["/me cached, Zipf"]["errors"], "== 0", lambda v: v == 0),
+        ("/me axum-service", "errors", results["/me axum-service"]["errors"], "== 0", lambda v: v == 0),
+        ("/me axum-service", "vs resource-service", results["/me axum-service"]["rps"] / results["/me redis mode"]["rps"],
+         "reported (>= 0.8 x resource-service)", lambda r: r >= 0.8),
     ]
 
     print()

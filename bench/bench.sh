@@ -154,6 +154,11 @@ if [ -n "$BASELINE_BIN" ]; then
         "${ZIPF[@]}" APP__VALIDATION__CACHE_MAX_AGE_MS=60000
 fi
 
+# The example axum service (session-axum), plain and cached, beside the resource-service.
+start_leg BENCH_AXUM "$REPO_ROOT/target/release/axum-service" axum APP__SERVER__PORT
+start_leg BENCH_AXUM_CACHED "$REPO_ROOT/target/release/axum-service" axum-cached APP__SERVER__PORT \
+    APP__VALIDATION__CACHE=true
+
 # The yardsticks: the peer and the bare handler.
 start_leg BENCH_PEER "$PEERS_TARGET/release/bench-peer" bench-peer PORT REDIS_URL="$REDIS_URL"
 start_leg BENCH_BARE "$PEERS_TARGET/release/bench-bare" bench-bare PORT

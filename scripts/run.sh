@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: builds release binaries and runs the whole stack on this machine without
 # Docker: Redis and SecantusDB (unless APP__REDIS__URL / APP__MONGODB__URI point at
-# servers of your own), then the auth-service and the resource-service. Ctrl-C stops
+# servers of your own), then the auth-service, the resource-service and the example
+# axum service (session-axum). Ctrl-C stops
 # everything it started.
 set -euo pipefail
 source "$(dirname "$0")/services.sh"
@@ -9,6 +10,7 @@ cd "$REPO_ROOT"
 
 AUTH_PORT=${AUTH_PORT:-8080}
 RESOURCE_PORT=${RESOURCE_PORT:-8081}
+AXUM_PORT=${AXUM_PORT:-8082}
 REDIS_PORT=${REDIS_PORT:-6380}
 MONGO_PORT=${MONGO_PORT:-27018}
 STATE_DIR="$REPO_ROOT/.run"
@@ -28,6 +30,7 @@ check_free() {
 }
 check_free "$AUTH_PORT" "auth-service" AUTH_PORT
 check_free "$RESOURCE_PORT" "resource-service" RESOURCE_PORT
+check_free "$AXUM_PORT" "axum-service" AXUM_PORT
 [ -n "${APP__REDIS__URL:-}" ] || check_free "$REDIS_PORT" "Redis" REDIS_PORT
 [ -n "${APP__MONGODB__URI:-}" ] || check_free "$MONGO_PORT" "SecantusDB" MONGO_PORT
 
@@ -74,8 +77,13 @@ echo "==> starting resource-service on 127.0.0.1:$RESOURCE_PORT (log .run/resour
 start_service resource-service "$RESOURCE_PORT" "$STATE_DIR/resource-service.log" \
     APP__AUTH_SERVICE__URL="http://127.0.0.1:$AUTH_PORT"
 PIDS+=("$SERVICE_PID")
+echo "==> starting axum-service on 127.0.0.1:$AXUM_PORT (log .run/axum-service.log)"
+start_service axum-service "$AXUM_PORT" "$STATE_DIR/axum-service.log" \
+    APP__AUTH_SERVICE__URL="http://127.0.0.1:$AUTH_PORT"
+PIDS+=("$SERVICE_PID")
 
-for url in "http://127.0.0.1:$AUTH_PORT/health/ready" "http://127.0.0.1:$RESOURCE_PORT/health/ready"; do
+for url in "http://127.0.0.1:$AUTH_PORT/health/ready" "http://127.0.0.1:$RESOURCE_PORT/health/ready" \
+    "http://127.0.0.1:$AXUM_PORT/health/ready"; do
     for _ in $(seq 1 50); do
         curl -fs "$url" >/dev/null && break
         sleep 0.2
@@ -88,6 +96,7 @@ cat <<EOT
 The session store is up:
   auth-service      http://127.0.0.1:$AUTH_PORT
   resource-service  http://127.0.0.1:$RESOURCE_PORT   (validation mode: ${APP__VALIDATION__MODE:-redis})
+  axum-service      http://127.0.0.1:$AXUM_PORT   (examples/axum-service, on session-axum)
   Redis             ${APP__REDIS__URL}
   MongoDB           ${APP__MONGODB__URI}
 

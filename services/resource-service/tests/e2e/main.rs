@@ -1,9 +1,10 @@
-//! End to end: the built binaries of both services as processes on free ports,
+//! End to end: the built binaries of the services (and the example axum service) as processes on free ports,
 //! against the Redis and MongoDB-wire server that scripts/test.sh started.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod acl;
+mod axum_service;
 mod cache;
 mod config;
 mod cookies;
