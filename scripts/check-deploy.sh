@@ -1340,3 +1340,30 @@ no_acl_denials "the Sentinel topology" "$master_port" "$replica_port" "${sentine
 expect "sentinel-client SENTINEL FAILOVER" \
     "$(as_user "${sentinel_ports[0]}" sentinel-client "$sentinel_client_pw" SENTINEL FAILOVER "$master_name")" 'NOPERM'
 echo "deploy/redis: Sentinel (1 master, 1 replica, 3 sentinels) failed over in ${failover} s after SIGSTOP, the old master came back as a replica; sentinel-client finds the master and nothing more; no ACL denial"
+
+# --- the image build, replayed without a container engine -----------------------------
+# scripts/image-replay.py puts exactly the files deploy/Dockerfile's build stage copies
+# (less .dockerignore) in a temporary tree and runs cargo metadata and cargo check of
+# each service there: a workspace member, lock file or source the image would miss fails
+# here, naming the path. make images-test builds and runs the images for real.
+python3 scripts/image-replay.py
+# The replay must catch what broke the images before: a build stage that copies the
+# manifests, crates/ and services/ but not every member (cargo metadata is enough).
+sed 's|^COPY \. \.$|COPY Cargo.toml Cargo.lock ./\nCOPY crates crates\nCOPY services services|' \
+    deploy/Dockerfile >"$RUN_DIR/Dockerfile.partial"
+if ! grep -q '^COPY crates crates$' "$RUN_DIR/Dockerfile.partial"; then
+    echo "error: the replay's self-test found no 'COPY . .' line in deploy/Dockerfile to narrow" >&2
+    exit 1
+fi
+if python3 scripts/image-replay.py --metadata-only --dockerfile "$RUN_DIR/Dockerfile.partial" \
+    >"$RUN_DIR/replay-partial.log" 2>&1; then
+    echo "error: the image replay passed a build stage that copies only crates/ and services/" >&2
+    exit 1
+fi
+if ! grep -q '^image replay: auth-service: error: failed to load manifest for workspace member' \
+    "$RUN_DIR/replay-partial.log"; then
+    cat "$RUN_DIR/replay-partial.log" >&2
+    echo "error: the image replay failed the narrowed build stage, but not for its missing member" >&2
+    exit 1
+fi
+echo "image replay: a build stage that copies only crates/ and services/ fails as it should ($(grep -m1 'is in the workspace but' "$RUN_DIR/replay-partial.log" | sed 's/^image replay: //'))"

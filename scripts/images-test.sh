@@ -147,10 +147,13 @@ apt_options() {
     done
 }
 
-# make_base IMAGE WHAT MMDEBSTRAP-ARGS... -- DOCKER-IMPORT-CHANGES...
+# make_base IMAGE WHAT FINISH MMDEBSTRAP-ARGS... -- DOCKER-IMPORT-CHANGES...: unless IMAGE
+# is there, a $SUITE root by mmdebstrap into a directory, FINISH run on that directory,
+# then imported as IMAGE.
 make_base() {
-    local image=$1 what=$2 started=$SECONDS
-    shift 2
+    local image=$1 what=$2 finish=$3 started=$SECONDS log
+    shift 3
+    log="$LOG_DIR/mmdebstrap-${image//[:\/]/-}.log"
     local args=() changes=()
     while [ "$1" != -- ]; do args+=("$1"); shift; done
     shift
@@ -159,41 +162,55 @@ make_base() {
         echo "base image $image: present"
         return 0
     fi
-    echo "base image $image: making it with mmdebstrap ($what; log: $LOG_DIR/mmdebstrap-${image##*/}.log)"
-    local mirrors options
-    mapfile -t mirrors < <(mirror_lines)
+    echo "base image $image: making it with mmdebstrap ($what; log: $log)"
+    local mirrors options sources root="$RUN_DIR/base-root"
+    sources=$(mirror_lines)
+    mapfile -t mirrors <<<"$sources"
     mapfile -t options < <(apt_options)
-    if ! mmdebstrap "${options[@]}" "${args[@]}" "$SUITE" "$RUN_DIR/base.tar" "${mirrors[@]}" \
-        >"$LOG_DIR/mmdebstrap-${image##*/}.log" 2>&1; then
-        tail -n 30 "$LOG_DIR/mmdebstrap-${image##*/}.log" >&2
+    rm -rf "$root"
+    if ! mmdebstrap "${options[@]}" "${args[@]}" "$SUITE" "$root" "${mirrors[@]}" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
         echo "error: mmdebstrap could not make $image" >&2
         exit 1
     fi
-    docker import "${changes[@]}" "$RUN_DIR/base.tar" "$image" >/dev/null
-    rm -f "$RUN_DIR/base.tar"
+    "$finish" "$root"
+    tar --numeric-owner -C "$root" -c . | docker import "${changes[@]}" - "$image" >/dev/null
+    rm -rf "$root"
     echo "base image $image: made in $((SECONDS - started)) s"
 }
 
+# The host's CA bundle replaces Debian's: it is the one that lets this host (and so a
+# build on its network) reach the package registries. No apt lists or cache.
+finish_builder() {
+    cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"
+    rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*
+}
+
+# Unpacked packages only (no maintainer script ran): Debian's CA certificates as the one
+# bundle update-ca-certificates would write, the users root and nonroot (65532) as in
+# distroless, /tmp, nonroot's home.
+finish_runtime() {
+    mkdir -p "$1/etc/ssl/certs" "$1/tmp" "$1/root" "$1/home/nonroot"
+    cat "$1"/usr/share/ca-certificates/mozilla/*.crt >"$1/etc/ssl/certs/ca-certificates.crt"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' \
+        >"$1/etc/passwd"
+    printf 'root:x:0:\nnonroot:x:65532:\n' >"$1/etc/group"
+    chmod 1777 "$1/tmp"
+    chown 65532:65532 "$1/home/nonroot"
+    rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/usr/share/locale "$1"/usr/share/lintian
+}
+
 PATH_ENV="ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-NO_DOCS=(--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
-    --dpkgopt='path-exclude=/usr/share/locale/*')
 # cargo-web and rustc-web (Rust 1.96 in bookworm-security) install cargo and rustc in
-# /usr/bin. The host's CA bundle replaces Debian's: it is the one that lets this host
-# (and so a build on its network) reach the package registries.
-make_base "$BUILDER_IMAGE" "Rust from Debian" --variant=apt "${NO_DOCS[@]}" \
+# /usr/bin.
+make_base "$BUILDER_IMAGE" "Rust from Debian" finish_builder --variant=apt \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
     --include=ca-certificates,gcc,libc6-dev,pkg-config,rustc-web,cargo-web \
-    --customize-hook='copy-in /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     -- "$PATH_ENV" 'CMD ["/bin/bash"]'
-# What distroless/cc holds, unpacked without a package manager or shell: glibc, libgcc,
-# Debian's CA certificates as one bundle (what update-ca-certificates would write), and
-# the users root and nonroot (65532), /tmp and nonroot's home.
-make_base "$RUNTIME_IMAGE" "glibc, CA certificates, nonroot" --variant=extract "${NO_DOCS[@]}" \
+# What distroless/cc holds, without a package manager or a shell.
+make_base "$RUNTIME_IMAGE" "glibc, libgcc, CA certificates, nonroot" finish_runtime --variant=extract \
     --include=libc6,libgcc-s1,ca-certificates \
-    --customize-hook='mkdir -p "$1/etc/ssl/certs" && cat "$1"/usr/share/ca-certificates/mozilla/*.crt >"$1/etc/ssl/certs/ca-certificates.crt"' \
-    --customize-hook='printf "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" >"$1/etc/passwd"' \
-    --customize-hook='printf "root:x:0:\nnonroot:x:65532:\n" >"$1/etc/group"' \
-    --customize-hook='mkdir -p "$1/tmp" "$1/root" "$1/home/nonroot" && chmod 1777 "$1/tmp" && chown 65532:65532 "$1/home/nonroot"' \
     -- "$PATH_ENV" 'USER 65532:65532'
 
 # --- the service images -------------------------------------------------------------
