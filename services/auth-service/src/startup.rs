@@ -66,7 +66,7 @@ impl Application {
             .await
             .map_err(|_| anyhow::anyhow!("bcrypt could not hash at the configured cost"))?;
         let throttle = Throttle::new(
-            store.clone(),
+            store.redis().clone(),
             &settings.session.key_prefix,
             settings.login.clone(),
             settings.signup.clone(),

@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use session_core::SessionStore;
+use session_core::store::Redis;
 use session_core::store::token_digest;
 
 use crate::configuration::{LoginSettings, SignupSettings};
@@ -88,7 +88,7 @@ pub enum ThrottleError {
 /// Failed-login counters per email and per client IP; sign-up counters.
 #[derive(Debug, Clone)]
 pub struct Throttle {
-    store: SessionStore,
+    redis: Redis,
     prefix: String,
     login: LoginSettings,
     signup: SignupSettings,
@@ -117,13 +117,13 @@ fn window(seconds: u64) -> (u64, u64) {
 impl Throttle {
     /// Counters live beside the sessions, under `<key_prefix>throttle:`.
     pub fn new(
-        store: SessionStore,
+        redis: Redis,
         key_prefix: &str,
         login: LoginSettings,
         signup: SignupSettings,
     ) -> Self {
         Self {
-            store,
+            redis,
             prefix: format!("{key_prefix}throttle:"),
             login,
             signup,
@@ -143,7 +143,7 @@ impl Throttle {
     /// Counts one attempt on `key` (a window of `seconds`); the count so far.
     async fn reserve(&self, key: &str, seconds: u64) -> Result<u64, ThrottleError> {
         let script = &self.reserve;
-        self.store
+        self.redis
             .with_connection("throttle", |mut conn| async move {
                 script.key(key).arg(seconds).invoke_async(&mut conn).await
             })
@@ -154,7 +154,7 @@ impl Throttle {
     async fn release(&self, key: &str) {
         let script = &self.release;
         let _ = self
-            .store
+            .redis
             .with_connection("throttle", |mut conn| async move {
                 script.key(key).invoke_async::<i64>(&mut conn).await
             })
@@ -196,7 +196,7 @@ impl Throttle {
             let now_ms = chrono::Utc::now().timestamp_millis();
             let script = &self.begin_email;
             let (verdict, seconds): (i64, u64) = self
-                .store
+                .redis
                 .with_connection("throttle", |mut conn| async move {
                     script
                         .key(&attempt.failures_key)
@@ -224,7 +224,7 @@ impl Throttle {
 
     async fn end(&self, attempt: &Attempt, outcome: &str) -> Result<(), ThrottleError> {
         let script = &self.end_email;
-        self.store
+        self.redis
             .with_connection("throttle", |mut conn| async move {
                 script
                     .key(&attempt.failures_key)

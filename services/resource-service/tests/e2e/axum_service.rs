@@ -39,6 +39,9 @@ async fn answer(
     (status, body, contract_headers)
 }
 
+/// A case: its name, the request (method, path, headers) and the status it must get.
+type Case<'a> = (&'a str, Method, &'a str, Vec<(&'a str, String)>, u16);
+
 async fn axum_service(s: &Stack) -> Service {
     let log = s
         .resource
@@ -85,7 +88,7 @@ async fn compare(options: Options) {
     let (session_cookie, csrf) = cookie_login(&s, &cookie_user).await;
     let browser = format!("__Host-session={session_cookie}; __Host-session-csrf={csrf}");
 
-    let cases: Vec<(&str, Method, &str, Vec<(&str, String)>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "live bearer",
             Method::GET,

@@ -115,7 +115,7 @@ impl World {
         let users = UserRepository::connect(&settings.mongodb).await.unwrap();
         let passwords = Passwords::new(4, 8).await.unwrap();
         let throttle = Throttle::new(
-            store.clone(),
+            store.redis().clone(),
             &prefix,
             settings.login.clone(),
             settings.signup.clone(),

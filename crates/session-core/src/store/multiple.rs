@@ -1,0 +1,346 @@
+//! `multiple` mode: one session per login, every key of a user in one Redis Cluster
+//! slot under the hash tag `{<userId>}`:
+//!
+//! - `<prefix>{<userId>}:<sessionId>`: a hash `d` (SHA-256 of the token, hex), `c`
+//!   (created), `a` (absolute expiry, the token's `exp`), `e` (when it ends if unused:
+//!   idle deadline or `a`), `ip`, `ua`; the key expires at `e`.
+//! - `<prefix>{<userId>}:index`: a sorted set of the user's session ids by creation
+//!   time (ms); members whose session key is gone are pruned by every script that
+//!   reads it, so nothing relies on keyspace notifications.
+//!
+//! Every script that ends or creates a session announces the user's id on the
+//! invalidation channel in the same atomic step.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::record::{Held, Keys, NewSession, Opened, SessionRecord};
+use super::redis::{Change, Redis};
+use crate::error::StoreError;
+use crate::token::Origin;
+
+/// Prunes the index, makes room (evicting the oldest, or refusing), stores the
+/// session. KEYS: index. ARGV: base, sid, digest, created ms, created s, absolute s,
+/// ends s, ip, ua, max, deny (1/0), channel, user id, now s, ends ms.
+/// Returns {created (1/0), evicted}.
+const OPEN: &str = r"
+local base = ARGV[1]
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', base .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+end
+local max = tonumber(ARGV[10])
+local n = redis.call('ZCARD', KEYS[1])
+local evicted = 0
+if n >= max then
+  if ARGV[11] == '1' then return {0, 0} end
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - max)) do
+    redis.call('DEL', base .. id)
+    redis.call('ZREM', KEYS[1], id)
+    evicted = evicted + 1
+  end
+end
+local key = base .. ARGV[2]
+redis.call('HSET', key, 'd', ARGV[3], 'c', ARGV[5], 'a', ARGV[6], 'e', ARGV[7], 'ip', ARGV[8], 'ua', ARGV[9])
+redis.call('PEXPIREAT', key, ARGV[15])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) - tonumber(ARGV[14]) then
+  redis.call('EXPIREAT', KEYS[1], ARGV[6])
+end
+redis.call('PUBLISH', ARGV[12], ARGV[13])
+return {1, evicted}
+";
+
+/// Ends one session, only while it still holds the presented token's digest (an
+/// empty digest ends it whatever it holds). KEYS: index. ARGV: base, sid, digest,
+/// channel, user id. Returns 1 when a session ended.
+const END_ONE: &str = r"
+local key = ARGV[1] .. ARGV[2]
+local held = redis.call('HGET', key, 'd')
+if held and (ARGV[3] == '' or held == ARGV[3]) then
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  return 1
+end
+redis.call('ZREM', KEYS[1], ARGV[2])
+return 0
+";
+
+/// Ends every session of the user but `keep` (empty: all). KEYS: index. ARGV: base,
+/// keep, channel, user id. Returns how many ended.
+const END_ALL: &str = r"
+local base = ARGV[1]
+local ended = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if id ~= ARGV[2] then
+    ended = ended + redis.call('DEL', base .. id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return ended
+";
+
+/// Prunes the index and returns each live session as {id, c, a, e, ip, ua}.
+/// KEYS: index. ARGV: base.
+const LIST: &str = r"
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local f = redis.call('HMGET', ARGV[1] .. id, 'c', 'a', 'e', 'ip', 'ua')
+  if f[1] then
+    table.insert(out, {id, f[1], f[2], f[3], f[4] or '', f[5] or ''})
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+";
+
+/// Pushes the idle deadline to min(now + idle, absolute) while the session holds the
+/// digest. KEYS: the session key. ARGV: digest, now ms, idle ms. Returns the new end
+/// (seconds), or 0 when the session is gone or holds another digest.
+const TOUCH: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'd', 'a')
+if not f[1] or f[1] ~= ARGV[1] then return 0 end
+local ends = math.min(tonumber(ARGV[2]) + tonumber(ARGV[3]), tonumber(f[2]) * 1000)
+redis.call('HSET', KEYS[1], 'e', math.floor(ends / 1000))
+redis.call('PEXPIREAT', KEYS[1], ends)
+return math.floor(ends / 1000)
+";
+
+/// The layout's scripts, hashed once and shared by every clone of the store.
+struct Scripts {
+    open: redis::Script,
+    end_one: redis::Script,
+    end_all: redis::Script,
+    list: redis::Script,
+    touch: redis::Script,
+}
+
+/// `multiple` mode's calls.
+#[derive(Clone)]
+pub(super) struct Multiple {
+    scripts: Arc<Scripts>,
+    max_per_user: u32,
+    deny_when_full: bool,
+}
+
+impl Multiple {
+    /// At most `max_per_user` sessions a user; a login beyond it is refused when
+    /// `deny_when_full`, else the oldest session ends.
+    pub(super) fn new(max_per_user: u32, deny_when_full: bool) -> Self {
+        Self {
+            scripts: Arc::new(Scripts {
+                open: redis::Script::new(OPEN),
+                end_one: redis::Script::new(END_ONE),
+                end_all: redis::Script::new(END_ALL),
+                list: redis::Script::new(LIST),
+                touch: redis::Script::new(TOUCH),
+            }),
+            max_per_user,
+            deny_when_full,
+        }
+    }
+
+    /// Stores a new session, making room as `session.when_full` says; its digest is
+    /// kept, never the token.
+    pub(super) async fn open(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        new: &NewSession<'_>,
+        (now_ms, ends_ms): (i64, i64),
+    ) -> Result<Opened, StoreError> {
+        let index = keys.index_key(new.user_id);
+        let base = keys.user_base(new.user_id);
+        let digest = token_digest(new.token);
+        let (created, evicted): (i64, u64) = redis
+            .script(
+                "open",
+                Change::Sessions,
+                self.scripts
+                    .open
+                    .key(&index)
+                    .arg(&base)
+                    .arg(new.session_id)
+                    .arg(&digest)
+                    .arg(now_ms)
+                    .arg(new.created_at)
+                    .arg(new.absolute_expires_at)
+                    .arg(ends_ms / 1000)
+                    .arg(new.origin.ip.as_deref().unwrap_or(""))
+                    .arg(new.origin.user_agent.as_deref().unwrap_or(""))
+                    .arg(self.max_per_user)
+                    .arg(if self.deny_when_full { "1" } else { "0" })
+                    .arg(keys.channel())
+                    .arg(new.user_id)
+                    .arg(now_ms / 1000)
+                    .arg(ends_ms),
+            )
+            .await?;
+        Ok(if created == 1 {
+            Opened::Created { evicted }
+        } else {
+            Opened::Full
+        })
+    }
+
+    /// The digest of session `session_id`, with when it ends if unused.
+    pub(super) async fn held(
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Held>, StoreError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(keys.session_key(user_id, session_id))
+            .arg("d")
+            .arg("e");
+        let (digest, ends): (Option<String>, Option<i64>) = redis.read("hmget", cmd).await?;
+        Ok(digest.map(|secret| Held {
+            secret,
+            ends_at: ends,
+        }))
+    }
+
+    /// Ends session `session_id` of the user while it holds `digest` (empty: whatever
+    /// it holds); false when there was no such session.
+    pub(super) async fn end_by_id(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        session_id: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let index = keys.index_key(user_id);
+        let base = keys.user_base(user_id);
+        let ended: i64 = redis
+            .script(
+                "end_one",
+                Change::Sessions,
+                self.scripts
+                    .end_one
+                    .key(&index)
+                    .arg(&base)
+                    .arg(session_id)
+                    .arg(digest)
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(ended == 1)
+    }
+
+    /// Ends every session of the user except `keep`; how many ended.
+    pub(super) async fn end_all(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let index = keys.index_key(user_id);
+        let base = keys.user_base(user_id);
+        redis
+            .script(
+                "end_all",
+                Change::Sessions,
+                self.scripts
+                    .end_all
+                    .key(&index)
+                    .arg(&base)
+                    .arg(keep.unwrap_or(""))
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await
+    }
+
+    /// The user's live sessions, newest first.
+    pub(super) async fn list(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let index = keys.index_key(user_id);
+        let base = keys.user_base(user_id);
+        let rows: Vec<(String, i64, i64, i64, String, String)> = redis
+            .script(
+                "list",
+                Change::Nothing,
+                self.scripts.list.key(&index).arg(&base),
+            )
+            .await?;
+        let mut records: Vec<SessionRecord> = rows
+            .into_iter()
+            .map(
+                |(session_id, created_at, absolute_expires_at, expires_at, ip, ua)| SessionRecord {
+                    session_id,
+                    created_at,
+                    expires_at,
+                    absolute_expires_at,
+                    origin: Origin {
+                        ip: (!ip.is_empty()).then_some(ip),
+                        user_agent: (!ua.is_empty()).then_some(ua),
+                    },
+                },
+            )
+            .collect();
+        records.reverse();
+        Ok(records)
+    }
+
+    /// Pushes the session's idle deadline to now + `idle_seconds` (never past `exp`)
+    /// while it holds `token`'s digest; the new end.
+    pub(super) async fn touch(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        (user_id, session_id): (&str, &str),
+        token: &str,
+        (now_ms, idle_seconds): (i64, u64),
+    ) -> Result<Option<i64>, StoreError> {
+        let key = keys.session_key(user_id, session_id);
+        let digest = token_digest(token);
+        let ends: i64 = redis
+            .script(
+                "touch",
+                Change::Nothing,
+                self.scripts
+                    .touch
+                    .key(&key)
+                    .arg(&digest)
+                    .arg(now_ms)
+                    .arg(idle_seconds.saturating_mul(1000)),
+            )
+            .await?;
+        Ok((ends > 0).then_some(ends))
+    }
+}
+
+/// The SHA-256 of a token as lowercase hex: what `multiple` mode keeps instead of it.
+pub fn token_digest(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hash = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in hash {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_digest_is_sha256_in_lowercase_hex() {
+        assert_eq!(
+            super::token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! `single` mode (the seed's): one session per user, key `<prefix><userId>`, value the
+//! token, expiry min(idle deadline, `exp`). Its scripts, and the layout's calls.
+
+use std::sync::Arc;
+
+use super::record::{Held, Keys, Lifetime, NewSession, Opened, StoredSession, ex_seconds};
+use super::redis::{Change, Redis};
+use crate::error::StoreError;
+
+// Every script that changes a session announces the user's id on the invalidation
+// channel in the same atomic step, for the validation caches of other instances.
+
+/// Sets the key to the new token unless a session exists; returns `{created, token}`.
+/// ARGV: token, ttl, channel, user id.
+const CREATE_OR_REUSE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {1, ARGV[1]}
+";
+
+/// Deletes the key only while it still holds the presented token.
+/// ARGV: token, channel, user id.
+const COMPARE_AND_DELETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Replaces the token only while the key still holds the old one.
+/// ARGV: old token, new token, ttl, channel, user id.
+const COMPARE_AND_SET: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  return 1
+end
+return 0
+";
+
+/// Ends the user's single session whatever token it holds. ARGV: channel, user id.
+const END_SINGLE: &str = r"
+local n = redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return n
+";
+
+/// Pushes a single session's expiry to min(now + idle, exp) while the key holds the
+/// token. ARGV: token, seconds. Returns 1 when pushed.
+const TOUCH_SINGLE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// The layout's scripts, hashed once and shared by every clone of the store.
+struct Scripts {
+    create_or_reuse: redis::Script,
+    compare_and_delete: redis::Script,
+    compare_and_set: redis::Script,
+    end: redis::Script,
+    touch: redis::Script,
+}
+
+/// `single` mode's calls.
+#[derive(Clone)]
+pub(super) struct Single {
+    scripts: Arc<Scripts>,
+}
+
+impl Single {
+    pub(super) fn new() -> Self {
+        Self {
+            scripts: Arc::new(Scripts {
+                create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
+                compare_and_delete: redis::Script::new(COMPARE_AND_DELETE),
+                compare_and_set: redis::Script::new(COMPARE_AND_SET),
+                end: redis::Script::new(END_SINGLE),
+                touch: redis::Script::new(TOUCH_SINGLE),
+            }),
+        }
+    }
+
+    /// Stores `token` for the user unless a session exists (key expiry `seconds`).
+    pub(super) async fn create_or_reuse(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        token: &str,
+        seconds: u64,
+    ) -> Result<StoredSession, StoreError> {
+        let key = keys.user_key(user_id);
+        let (created, token): (i64, String) = redis
+            .script(
+                "create_or_reuse",
+                Change::Sessions,
+                self.scripts
+                    .create_or_reuse
+                    .key(&key)
+                    .arg(token)
+                    .arg(seconds)
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(StoredSession {
+            token,
+            reused: created == 0,
+        })
+    }
+
+    /// Replaces `old` with `new` (expiry `seconds`) only if the key still holds `old`.
+    pub(super) async fn replace(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        (old, new): (&str, &str),
+        seconds: u64,
+    ) -> Result<bool, StoreError> {
+        let key = keys.user_key(user_id);
+        let replaced: i64 = redis
+            .script(
+                "replace",
+                Change::Sessions,
+                self.scripts
+                    .compare_and_set
+                    .key(&key)
+                    .arg(old)
+                    .arg(new)
+                    .arg(seconds)
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    /// The token held for the user, if any.
+    pub(super) async fn get(
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(keys.user_key(user_id));
+        redis.read("get", cmd).await
+    }
+
+    /// Deletes the user's session only if it still holds `token`; true when deleted.
+    pub(super) async fn revoke(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        token: &str,
+    ) -> Result<bool, StoreError> {
+        let key = keys.user_key(user_id);
+        let deleted: i64 = redis
+            .script(
+                "revoke",
+                Change::Sessions,
+                self.scripts
+                    .compare_and_delete
+                    .key(&key)
+                    .arg(token)
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    /// Opens a session: the live one if any, else this one.
+    pub(super) async fn open(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        new: &NewSession<'_>,
+        (now_ms, ends_ms): (i64, i64),
+    ) -> Result<Opened, StoreError> {
+        let stored = self
+            .create_or_reuse(
+                redis,
+                keys,
+                new.user_id,
+                new.token,
+                ex_seconds(now_ms, ends_ms),
+            )
+            .await?;
+        Ok(if stored.reused {
+            Opened::Reused {
+                token: stored.token,
+            }
+        } else {
+            Opened::Created { evicted: 0 }
+        })
+    }
+
+    /// The user's token, with when it ends if unused (when an idle timeout is on).
+    pub(super) async fn held(
+        redis: &Redis,
+        keys: &Keys,
+        lifetime: &Lifetime,
+        user_id: &str,
+    ) -> Result<Option<Held>, StoreError> {
+        if lifetime.idle_seconds == 0 {
+            return Ok(Self::get(redis, keys, user_id).await?.map(|secret| Held {
+                secret,
+                ends_at: None,
+            }));
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(keys.user_key(user_id));
+        pipe.cmd("PTTL").arg(keys.user_key(user_id));
+        let (secret, pttl): (Option<String>, i64) = redis.read_pipe("get", pipe).await?;
+        let ends_at = (pttl > 0).then(|| (chrono::Utc::now().timestamp_millis() + pttl) / 1000);
+        Ok(secret.map(|secret| Held { secret, ends_at }))
+    }
+
+    /// Ends the user's one session, whatever token it holds; a `keep` keeps it.
+    pub(super) async fn end_all(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        if keep.is_some() {
+            return Ok(0);
+        }
+        let key = keys.user_key(user_id);
+        redis
+            .script(
+                "end_all",
+                Change::Sessions,
+                self.scripts.end.key(&key).arg(keys.channel()).arg(user_id),
+            )
+            .await
+    }
+
+    /// Pushes the session's expiry to `ends_ms` while the key holds `token`.
+    pub(super) async fn touch(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        token: &str,
+        (now_ms, ends_ms): (i64, i64),
+    ) -> Result<Option<i64>, StoreError> {
+        let key = keys.user_key(user_id);
+        let pushed: i64 = redis
+            .script(
+                "touch",
+                Change::Nothing,
+                self.scripts
+                    .touch
+                    .key(&key)
+                    .arg(token)
+                    .arg(ex_seconds(now_ms, ends_ms)),
+            )
+            .await?;
+        Ok((pushed == 1).then_some(ends_ms / 1000))
+    }
+}
