@@ -223,7 +223,7 @@ mod schema {
     }
 }
 
-/// The contract's error body: `{"error":"<code>","message":"<sentence>"}`.
+/// The contract's error body.
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody<'a> {
