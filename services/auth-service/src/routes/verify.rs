@@ -4,7 +4,10 @@
 //! A refusal carries its contract code in `X-Auth-Error` too, since a gateway sees
 //! the headers of the answer but not its body. The session cookie counts as a
 //! credential here as everywhere, with the CSRF check for the original request's
-//! method.
+//! method. A 200 also names the `Cookie` header the gateway forwards: the request's
+//! cookies but the session and CSRF cookies, which stay at the gateway like
+//! `Authorization` (`X-Forward-Cookie`, and the same as `Cookie` for gateways that can
+//! only copy a header of the answer under its own name, as Traefik's ForwardAuth).
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +15,7 @@ use serde::Serialize;
 use service_kit::error_responses;
 use session_actix::error_response;
 use session_core::session::rfc3339;
-use session_core::{AuthError, LocalValidator};
+use session_core::{AuthError, CookiePolicy, LocalValidator};
 
 /// The validator `/verify` uses: straight from Redis, or through the validation cache
 /// when `validation.cache` is on. A bare userId is never a credential here.
@@ -41,6 +44,7 @@ static USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static USER_EMAIL: HeaderName = HeaderName::from_static("x-user-email");
 static SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
 static AUTH_ERROR: HeaderName = HeaderName::from_static("x-auth-error");
+static FORWARD_COOKIE: HeaderName = HeaderName::from_static("x-forward-cookie");
 
 error_responses!(
     /// What `GET /verify` refuses with; each refusal also names its code in
@@ -58,7 +62,8 @@ error_responses!(
     summary = "Gateway check",
     description = "For gateways that ask an auth endpoint before forwarding (nginx `auth_request`, Traefik ForwardAuth, Envoy `ext_authz` over HTTP): `200` lets the request through and names the user in `X-User-Id`, `X-User-Email` and `X-Session-Id`; anything else stops it, and names its code in `X-Auth-Error` too (a gateway sees headers, not bodies). A bare userId is never a credential here. A cookie-authenticated request is CSRF-checked for the method in `X-Original-Method`. A gateway must overwrite the three identity headers on the way in, whatever the client sent.",
     params(
-        ("X-Original-Method" = Option<String>, Header, description = "The method of the request the gateway holds (default: this request's); a cookie-authenticated `POST`, `PUT`, `PATCH` or `DELETE` needs `X-CSRF-Token`.", example = "POST"),
+        ("X-Original-Method" = Option<String>, Header, description = "The method of the request the gateway holds (nginx). A cookie-authenticated request with any method but `GET`, `HEAD`, `OPTIONS` and `TRACE` needs `X-CSRF-Token`; so does one whose method is not sent, not a method, or differs from `X-Forwarded-Method`.", example = "POST"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The same, as Traefik's ForwardAuth names it.", example = "POST"),
         super::csrf::CsrfHeader,
     ),
     security(("sessionBearer" = []), ("sessionCookie" = [])),
@@ -69,6 +74,8 @@ error_responses!(
                 ("X-User-Id" = String, description = "The user's id."),
                 ("X-User-Email" = String, description = "The user's email (UTF-8 bytes)."),
                 ("X-Session-Id" = String, description = "The session's id."),
+                ("X-Forward-Cookie" = String, description = "The `Cookie` header to forward to the upstream: the request's cookies but the session cookie and its CSRF cookie, in order. Absent when nothing is left (forward no `Cookie` then)."),
+                ("Cookie" = String, description = "The same as `X-Forward-Cookie`, for gateways that copy a header of the answer onto the request under its own name (Traefik's `authResponseHeaders`); absent when nothing is left."),
             )),
         VerifyErrors,
     )
@@ -99,6 +106,17 @@ pub async fn verify(req: HttpRequest, verifier: web::Data<Verifier>) -> HttpResp
                     res.insert_header((name.clone(), value));
                 }
             }
+            // The session and CSRF cookies stay at the gateway; other cookies pass.
+            let kept_back = req
+                .app_data::<CookiePolicy>()
+                .map_or([""; 2], |policy| [policy.name(), policy.csrf_name()]);
+            let cookies = req.headers().get_all(header::COOKIE);
+            if let Some(value) = forward_cookie(cookies.map(HeaderValue::as_bytes), &kept_back)
+                .and_then(|value| HeaderValue::from_bytes(&value).ok())
+            {
+                res.insert_header((FORWARD_COOKIE.clone(), value.clone()));
+                res.insert_header((header::COOKIE, value));
+            }
             res.json(Verified {
                 user_id: session.user_id,
                 session_id: session.session_id,
@@ -128,10 +146,81 @@ fn gateway_method(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The `Cookie` header a gateway forwards: every cookie of the request's `Cookie`
+/// header(s) but those named in `kept_back`, in order, joined by `; `; none when
+/// nothing is left.
+fn forward_cookie<'a>(
+    lines: impl Iterator<Item = &'a [u8]>,
+    kept_back: &[&str],
+) -> Option<Vec<u8>> {
+    let mut forwarded = Vec::new();
+    for pair in lines.flat_map(|line| line.split(|byte| *byte == b';')) {
+        let pair = pair.trim_ascii();
+        let name = pair.split(|byte| *byte == b'=').next().unwrap_or(pair);
+        if pair.is_empty()
+            || kept_back
+                .iter()
+                .any(|kept| !kept.is_empty() && kept.as_bytes() == name.trim_ascii())
+        {
+            continue;
+        }
+        if !forwarded.is_empty() {
+            forwarded.extend_from_slice(b"; ");
+        }
+        forwarded.extend_from_slice(pair);
+    }
+    (!forwarded.is_empty()).then_some(forwarded)
+}
+
 fn refused(err: AuthError) -> HttpResponse {
     let code = err.code();
     let mut res = error_response(code);
     res.headers_mut()
         .insert(AUTH_ERROR.clone(), HeaderValue::from_static(code.as_str()));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forward_cookie;
+
+    const KEPT_BACK: [&str; 2] = ["__Host-session", "__Host-session-csrf"];
+
+    fn forwarded(lines: &[&str]) -> Option<String> {
+        forward_cookie(lines.iter().map(|line| line.as_bytes()), &KEPT_BACK)
+            .map(|value| String::from_utf8(value).unwrap())
+    }
+
+    #[test]
+    fn the_session_and_csrf_cookies_stay_back_and_others_pass_in_order() {
+        assert_eq!(
+            forwarded(&["theme=dark; __Host-session=a.b.c; lang=en"]).as_deref(),
+            Some("theme=dark; lang=en")
+        );
+        assert_eq!(
+            forwarded(&["__Host-session-csrf=x", "a=1;b=2 ; __Host-session =t", "c"]).as_deref(),
+            Some("a=1; b=2; c")
+        );
+        // Lookalike names are other cookies.
+        assert_eq!(
+            forwarded(&["__Host-session-other=1; __host-session=2"]).as_deref(),
+            Some("__Host-session-other=1; __host-session=2")
+        );
+    }
+
+    #[test]
+    fn nothing_is_forwarded_when_only_the_session_cookies_were_sent() {
+        assert_eq!(
+            forwarded(&["__Host-session=t; __Host-session-csrf=c"]),
+            None
+        );
+        assert_eq!(forwarded(&[" ; ;"]), None);
+        assert_eq!(forwarded(&[]), None);
+    }
+
+    #[test]
+    fn without_a_cookie_policy_every_cookie_passes() {
+        let all = forward_cookie(std::iter::once(&b"__Host-session=t; a=1"[..]), &["", ""]);
+        assert_eq!(all.as_deref(), Some(&b"__Host-session=t; a=1"[..]));
+    }
 }
