@@ -713,16 +713,16 @@ print(f"{path}: its placeholders are the gateway service's environment ({', '.jo
 PY
 
 # nginx_check NAME GATEWAY_PORT AUTH_SERVICE UPSTREAM: renders the template with these
-# values (the three placeholders, nothing else) into a minimal main nginx.conf whose
-# every path is in a temporary directory, and runs `nginx -t` on it (which resolves the
-# upstream hosts, so give it addresses).
+# values (the placeholders, nothing else; AUTH_HOST is auth.example.com) into a minimal
+# main nginx.conf whose every path is in a temporary directory, and runs `nginx -t` on
+# it (which resolves the upstream hosts, so give it addresses).
 nginx_check() {
     local dir="$RUN_DIR/nginx-$1"
     mkdir -p "$dir"
-    GATEWAY_PORT=$2 AUTH_SERVICE=$3 UPSTREAM=$4 python3 -c '
+    GATEWAY_PORT=$2 AUTH_SERVICE=$3 UPSTREAM=$4 AUTH_HOST=auth.example.com python3 -c '
 import os, re, sys
 text = open(sys.argv[1]).read()
-sys.stdout.write(re.sub(r"\$\{(GATEWAY_PORT|AUTH_SERVICE|UPSTREAM)\}", lambda m: os.environ[m.group(1)], text))
+sys.stdout.write(re.sub(r"\$\{(GATEWAY_PORT|AUTH_SERVICE|UPSTREAM|AUTH_HOST)\}", lambda m: os.environ[m.group(1)], text))
 ' "$NGINX_TEMPLATE" >"$dir/rendered.conf"
     cat >"$dir/nginx.conf" <<NGINX
 daemon off;
@@ -999,6 +999,19 @@ for service, port in sorted(ports.items()):
                 or parts.port != ports.get("auth-service"):
             problems.append(f"{where}: APP__AUTH_SERVICE__URL {url} is not the auth-service Service "
                             f"(auth-service.{namespace}.svc:{ports.get('auth-service')})")
+
+# Cookies ignore ports: the auth-service's pages need a host name nothing else answers.
+hosts = {}
+for (kind, _), d in applied.items():
+    for rule in (d.get("spec") or {}).get("rules") or [] if kind == "Ingress" else []:
+        for p in (rule.get("http") or {}).get("paths") or []:
+            hosts.setdefault(rule.get("host"), set()).add(((p.get("backend") or {}).get("service") or {}).get("name"))
+auth_hosts = [h for h, backends in hosts.items() if "auth-service" in backends]
+if not auth_hosts:
+    problems.append(f"{K8S}: no Ingress serves the auth-service under a host name")
+for h in auth_hosts:
+    if h is None or hosts[h] != {"auth-service"}:
+        problems.append(f"{K8S}: the auth-service's host {h or '(any)'} serves {sorted(map(str, hosts[h]))}; it needs a host name of its own")
 
 if problems:
     print("\n".join(problems), file=sys.stderr)
