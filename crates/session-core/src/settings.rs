@@ -132,6 +132,11 @@ pub struct ServerSettings {
     /// process's open-file limit, so slow connections cannot exhaust it.
     #[serde(default)]
     pub max_connections: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges, separated by
+    /// commas): the client is the right-most entry that is not one of them. None: the
+    /// socket's peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Option<String>,
 }
 
 fn default_request_timeout_ms() -> u64 {
@@ -180,12 +185,21 @@ pub struct RedisSettings {
     /// After creating or ending a session, wait for this many replicas to acknowledge.
     #[serde(default)]
     pub wait_replicas: u32,
+    /// With `wait_replicas`: a change fewer replicas confirmed in time answers 503
+    /// (applied on the master, not confirmed); false logs and counts it and lets the
+    /// answer stand.
+    #[serde(default = "default_true")]
+    pub wait_replicas_strict: bool,
     /// Upper bound for every Redis call, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Connections kept in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_timeout_ms() -> u64 {
@@ -334,9 +348,11 @@ pub struct InternalSettings {
 /// Why the settings cannot be used; each kind names the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// The layered configuration could not be read or did not fit the settings types.
+    /// The layered configuration could not be read or did not fit the settings types:
+    /// the key, the file's line and column, what was expected; never the value, which
+    /// may be a secret put under the wrong key.
     #[error("configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(String),
     /// A key that no service of the product reads: most likely a typo.
     #[error("configuration: unknown key `{key}`{hint}", hint = nearest.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default())]
     UnknownKey {
@@ -419,6 +435,72 @@ pub enum SettingsError {
     },
 }
 
+impl From<config::ConfigError> for SettingsError {
+    fn from(err: config::ConfigError) -> Self {
+        Self::Load(unreadable(&err, None))
+    }
+}
+
+/// What is wrong with the configuration, in words that never repeat a value.
+fn unreadable(err: &config::ConfigError, at: Option<&str>) -> String {
+    use config::ConfigError;
+    let origin = |origin: &Option<String>| match origin {
+        Some(origin) => format!(" (in {origin})"),
+        None => String::new(),
+    };
+    match err {
+        ConfigError::Type {
+            origin: source,
+            expected,
+            key,
+            ..
+        } => {
+            let key = key.as_deref().or(at).unwrap_or("a key");
+            format!("{key} must be {expected}{}", origin(source))
+        }
+        ConfigError::FileParse { uri, cause } => {
+            let file = uri.as_deref().unwrap_or("the configuration file");
+            // The parser's message quotes the offending line; only its position is kept.
+            match line_and_column(&cause.to_string()) {
+                Some((line, column)) => {
+                    format!("{file} is not valid TOML at line {line}, column {column}")
+                }
+                None => format!("{file} is not valid TOML"),
+            }
+        }
+        ConfigError::NotFound(key) => format!("{key} is missing"),
+        ConfigError::At {
+            error,
+            origin: source,
+            key,
+        } => {
+            let inner = unreadable(error, key.as_deref().or(at));
+            format!("{inner}{}", origin(source))
+        }
+        ConfigError::Message(message) if message.starts_with("missing field") => match at {
+            Some(key) => format!("{key}: {message}"),
+            None => message.clone(),
+        },
+        // Reading the file failed (not found, not readable): the path, no value.
+        ConfigError::Foreign(cause) => cause.to_string(),
+        ConfigError::Frozen | ConfigError::PathParse { .. } => err.to_string(),
+        // A deserializer's own words may quote the value.
+        _ => format!(
+            "{} cannot be read as the key needs (its value is not repeated here: it may be a secret)",
+            at.unwrap_or("a value")
+        ),
+    }
+}
+
+/// The `line N, column M` a parser's message names, if it names one.
+fn line_and_column(message: &str) -> Option<(u64, u64)> {
+    let rest = &message[message.find("line ")? + 5..];
+    let (line, rest) = rest.split_once(',')?;
+    let rest = rest.trim_start().strip_prefix("column ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
 /// Every configuration key a service of the product reads, dotted. A key under `APP__`
 /// or in the configuration file that is not here (or under a map key below) stops the
 /// service at start, so a typo is never silently ignored.
@@ -429,6 +511,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "server.workers",
     "server.request_timeout_ms",
     "server.max_connections",
+    "server.trusted_proxies",
     "redis.url",
     "redis.timeout_ms",
     "redis.pool_size",
@@ -441,6 +524,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "redis.tls_ca_file",
     "redis.tls_insecure",
     "redis.wait_replicas",
+    "redis.wait_replicas_strict",
     "mongodb.uri",
     "mongodb.database",
     "mongodb.timeout_ms",
@@ -780,6 +864,53 @@ impl SessionSettings {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::SettingsError;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Server {
+        port: u16,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        server: Server,
+    }
+
+    #[test]
+    fn a_secret_under_a_numeric_key_is_not_repeated() {
+        let loaded = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[server]\nport = \"s3cret-value-0123456789\"\n",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .and_then(|c| c.try_deserialize::<Shape>());
+        let err = SettingsError::from(loaded.expect_err("a string is no port"));
+        let text = err.to_string();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("server.port"), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_file_is_told_by_line_and_column_only() {
+        let loaded = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[jwt]\nsecret = \"s3cret-value-0123456789\n",
+                config::FileFormat::Toml,
+            ))
+            .build();
+        let err = SettingsError::from(loaded.expect_err("unterminated string"));
+        let text = err.to_string();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains("column"), "{text}");
     }
 }
 

@@ -177,12 +177,14 @@ impl TokenCodec {
                 let mut ring = KeyRing::default();
                 let signer = match &settings.signing_key {
                     Some(value) => {
-                        let kid = settings.signing_key_id.clone().ok_or_else(|| {
-                            SettingsError::Missing {
-                                key: "jwt.signing_key_id",
-                                needed_by: "jwt.signing_key",
-                            }
-                        })?;
+                        let kid =
+                            settings
+                                .signing_key_id
+                                .clone()
+                                .ok_or(SettingsError::Missing {
+                                    key: "jwt.signing_key_id",
+                                    needed_by: "jwt.signing_key",
+                                })?;
                         let pem = keys::pem_text(value.expose_secret(), "jwt.signing_key")?;
                         let signing = keys::signing_key_from_pem(&pem)?;
                         let key = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| {

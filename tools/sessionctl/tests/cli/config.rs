@@ -268,3 +268,38 @@ async fn a_configuration_file_is_read_as_the_service_reads_it_and_the_environmen
     assert!(run.stderr.contains("missing.toml"), "{run:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A secret put under a numeric key, or in a file that is not valid TOML, is never
+/// printed back: the refusal names the key, or the file's line and column.
+#[tokio::test]
+async fn a_malformed_value_or_file_is_reported_without_the_value() {
+    let secret = "s3cret-0123456789-abcdefghijklmnop";
+    let envs = pairs(&[("APP__SERVER__PORT", secret)]);
+    let run = sessionctl(&["config", "check", "--service", "auth"], &envs)
+        .await
+        .failed(1);
+    assert!(!run.printed().contains(secret), "{run:?}");
+    assert!(run.stderr.contains("server.port"), "{run:?}");
+
+    let dir = std::env::temp_dir().join(format!("sessionctl-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("auth.toml");
+    std::fs::write(&file, format!("[jwt]\nsecret = \"{secret}\n")).unwrap();
+    let run = sessionctl(
+        &[
+            "config",
+            "check",
+            "--service",
+            "auth",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await
+    .failed(1);
+    assert!(!run.printed().contains(secret), "{run:?}");
+    assert!(run.stderr.contains("line 2"), "{run:?}");
+    assert!(run.stderr.contains("column"), "{run:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
