@@ -184,6 +184,11 @@ fn server(rows: &mut Rows, s: &ServerSettings) {
     row(rows, "server.workers", s.workers);
     row(rows, "server.request_timeout_ms", s.request_timeout_ms);
     row(rows, "server.max_connections", s.max_connections);
+    row(
+        rows,
+        "server.trusted_proxies",
+        optional(s.trusted_proxies.as_deref()),
+    );
 }
 
 fn metrics(rows: &mut Rows, s: &MetricsSettings) {
@@ -230,6 +235,7 @@ fn redis(rows: &mut Rows, s: &RedisSettings) {
     row(rows, "redis.tls_ca_file", optional(s.tls_ca_file.clone()));
     row(rows, "redis.tls_insecure", s.tls_insecure);
     row(rows, "redis.wait_replicas", s.wait_replicas);
+    row(rows, "redis.wait_replicas_strict", s.wait_replicas_strict);
     row(rows, "redis.timeout_ms", s.timeout_ms);
     row(rows, "redis.pool_size", s.pool_size);
 }

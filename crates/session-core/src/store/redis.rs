@@ -39,6 +39,7 @@ fn lost_connection(err: &redis::RedisError) -> bool {
 pub struct Redis {
     backend: Arc<Backend>,
     wait_replicas: u32,
+    wait_strict: bool,
     timeout: Duration,
 }
 
@@ -68,6 +69,7 @@ impl Redis {
         Ok(Self {
             backend: Arc::new(Backend::new(settings, timeout)?),
             wait_replicas: settings.wait_replicas,
+            wait_strict: settings.wait_replicas_strict,
             timeout,
         })
     }
@@ -161,27 +163,35 @@ impl Redis {
             Change::Sessions => self.wait_replicas,
         };
         let timeout_ms = self.timeout.as_millis() as u64;
-        self.with_connection(what, |mut conn| async move {
-            let value = invocation.invoke_async(&mut conn).await?;
-            if wait > 0 {
+        let (value, confirmed) = self
+            .with_connection(what, |mut conn| async move {
+                let value = invocation.invoke_async(&mut conn).await?;
+                if wait == 0 {
+                    return Ok((value, true));
+                }
                 let acked: i64 = redis::cmd("WAIT")
                     .arg(wait)
                     .arg(timeout_ms / 2)
                     .query_async(&mut conn)
                     .await?;
-                if acked < i64::from(wait) {
-                    crate::measure::count("redis_wait_replicas_timeouts_total", "", "");
-                    tracing::warn!(
-                        command = what,
-                        wanted = wait,
-                        acked,
-                        "fewer replicas acknowledged than redis.wait_replicas in time"
-                    );
-                }
+                Ok((value, acked >= i64::from(wait)))
+            })
+            .await?;
+        if !confirmed {
+            crate::measure::count("redis_wait_replicas_timeouts_total", "", "");
+            tracing::warn!(
+                command = what,
+                wanted = wait,
+                strict = self.wait_strict,
+                "fewer replicas acknowledged than redis.wait_replicas in time"
+            );
+            if self.wait_strict {
+                // Applied on the master, not confirmed: a failover could undo it. The
+                // client is told to retry (a retried logout finds nothing to end).
+                return Err(StoreError::Unavailable);
             }
-            Ok(value)
-        })
-        .await
+        }
+        Ok(value)
     }
 
     /// Runs a read on the reader connection, bounded by the timeout.

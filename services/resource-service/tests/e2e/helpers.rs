@@ -414,6 +414,11 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id (to pause it with SIGSTOP).
+    pub fn pid(&self) -> u32 {
+        self.process.pid().unwrap()
+    }
+
     /// Graceful stop (SIGTERM): Redis flushes its AOF, if on, before exiting.
     pub fn stop(&mut self) {
         self.process.stop();

@@ -23,5 +23,6 @@ mod remote_path;
 mod shutdown;
 mod slow;
 mod story;
+mod strict_wait;
 mod topologies;
 mod traces;
