@@ -8,6 +8,7 @@
 //! - [`request_id`]: request ids, the request's trace, deadline and metrics, the access log.
 //! - [`deadline`]: slow clients; [`body`]: body limits and JSON bodies.
 //! - [`fallback`]: 404/405 with the contract's body, and the [`routes!`] macro.
+//! - [`forwarded`]: who the client is behind trusted proxies (`X-Forwarded-For`).
 //! - [`health`]: liveness and readiness answers; [`probe`]: the `healthcheck` subcommand.
 //! - [`metrics`]: the Prometheus recorder and `GET /metrics`.
 //! - [`trace_context`]: W3C `traceparent` / `tracestate`, the trace a request runs in.
@@ -21,6 +22,7 @@ pub mod bare;
 pub mod body;
 pub mod deadline;
 pub mod fallback;
+pub mod forwarded;
 pub mod health;
 pub mod log_sink;
 pub mod metrics;

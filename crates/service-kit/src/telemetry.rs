@@ -265,6 +265,8 @@ mod otlp {
         // Spans of our own code only (the request span and what it calls), at info.
         let traced = Targets::new()
             .with_target("session_core", LevelFilter::INFO)
+            .with_target("session_actix", LevelFilter::INFO)
+            .with_target("service_kit", LevelFilter::INFO)
             .with_target("auth_service", LevelFilter::INFO)
             .with_target("resource_service", LevelFilter::INFO);
         let logs = fmt::layer()

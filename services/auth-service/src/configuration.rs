@@ -166,6 +166,7 @@ impl Settings {
             });
         }
         self.internal.check(production)?;
+        service_kit::forwarded::TrustedProxies::parse(self.server.trusted_proxies.as_deref())?;
         if let Some(token) = &self.admin.token {
             let token = token.expose_secret();
             if token.len() < 32 {

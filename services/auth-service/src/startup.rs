@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::web;
+use service_kit::forwarded::TrustedProxies;
 use service_kit::openapi::OpenApiDocument;
 use service_kit::{BoundServer, serve};
 use session_core::cache::{ValidationCache, spawn_beat};
@@ -109,6 +110,9 @@ impl Application {
         let validator = web::Data::new(validator);
         let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
         let admin = web::Data::new(AdminToken(settings.admin.token.clone()));
+        let proxies = web::Data::new(TrustedProxies::parse(
+            settings.server.trusted_proxies.as_deref(),
+        )?);
         // Built once: /openapi.json serves these bytes and touches no store.
         let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
@@ -119,6 +123,7 @@ impl Application {
                 .app_data(validator.clone())
                 .app_data(internal.clone())
                 .app_data(admin.clone())
+                .app_data(proxies.clone())
                 .app_data(verifier.clone())
                 .app_data(codec_data.clone())
                 .app_data(openapi.clone())

@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
 use service_kit::error_responses;
+use service_kit::forwarded::{TrustedProxies, X_FORWARDED_FOR};
 use session_actix::Session;
 use session_core::CookiePolicy;
 use session_core::session::rfc3339;
@@ -119,7 +120,20 @@ struct Refreshed {
 /// The most characters of a User-Agent recorded for `GET /sessions`.
 const MAX_USER_AGENT_CHARS: usize = 256;
 
-/// Where a request comes from: the socket's peer address and the User-Agent (cut).
+/// The client's address: the socket's peer, or behind trusted proxies
+/// (`server.trusted_proxies`) the address `X-Forwarded-For` gives.
+pub(crate) fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    Some(match req.app_data::<web::Data<TrustedProxies>>() {
+        Some(proxies) if !proxies.is_empty() => {
+            let forwarded = req.headers().get_all(X_FORWARDED_FOR);
+            proxies.client(peer, forwarded.map(|v| v.as_bytes()))
+        }
+        _ => peer,
+    })
+}
+
+/// Where a request comes from: the client's address and the User-Agent (cut).
 pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
     let user_agent = req
         .headers()
@@ -128,7 +142,7 @@ pub(crate) fn origin_of(req: &HttpRequest) -> Origin {
         .filter(|v| !v.is_empty())
         .map(|v| v.chars().take(MAX_USER_AGENT_CHARS).collect());
     Origin {
-        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        ip: client_ip(req).map(|ip| ip.to_string()),
         user_agent,
     }
 }
