@@ -538,7 +538,7 @@ if home and not any(home.startswith(t + "/") and os.path.isfile(os.path.join(s, 
 # What the services export, from their code: metrics::counter!/gauge!/histogram!("name",
 # "label" => ..) and session_core::measure's count/count_by/observe("name", "label", ..)
 # and set("name", ..). Histograms get buckets when their name ends in the suffix that
-# http/metrics.rs gives buckets to, else they are summaries.
+# service-kit/src/metrics.rs gives buckets to, else they are summaries.
 exported = {}   # name -> (kind, labels)
 def export(name, kind, labels):
     old_kind, old_labels = exported.get(name, (kind, set()))
@@ -566,7 +566,7 @@ for f in sources_rs:
         export(m.group(2), "histogram" if m.group(1) == "observe" else "counter", [m.group(3)] if m.group(3) else [])
     for m in re.finditer(r'\bmeasure::set\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"', text):
         export(m.group(1), "gauge", [])
-bucketed = re.findall(r'Matcher::Suffix\("(\w+)"', open("crates/session-core/src/http/metrics.rs").read())
+bucketed = re.findall(r'Matcher::Suffix\("(\w+)"', open("crates/service-kit/src/metrics.rs").read())
 series = {}     # series name as Prometheus stores it -> labels it carries
 for name, (kind, labels) in exported.items():
     if kind == "histogram":
