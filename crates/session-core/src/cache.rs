@@ -349,6 +349,15 @@ async fn listen(
     }
 }
 
+/// The instance's own store tells its cache of every change it makes, before the call
+/// returns, so the instance that ended a session never serves it from the cache
+/// (other instances hear of it on the invalidation channel).
+impl crate::store::Changes for ValidationCache {
+    fn changed(&self, user_id: &str) {
+        self.invalidate(user_id);
+    }
+}
+
 /// Publishes [`BEAT`] on `channel` every [`BEAT_INTERVAL`] through `store`, for the
 /// listeners' end-to-end heartbeat (the auth-service runs it).
 pub fn spawn_beat(store: SessionStore, channel: String) -> tokio::task::JoinHandle<()> {

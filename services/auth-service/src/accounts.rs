@@ -150,6 +150,34 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     Ok(email)
 }
 
+/// The contract's rule for a new account's email (normalised by [`normalize_email`]):
+/// a local part of dot-atom characters (no leading, trailing or doubled dot) or
+/// letters of one script, never one of `<>()[]\,;:"`, a backtick or a space; a domain
+/// of LDH or IDNA labels. Applied at sign-up only: accounts made before it keep
+/// signing in. The identity an email gives (`X-User-Email`) stays user-chosen text.
+pub fn check_new_email(email: &str) -> Result<(), AccountError> {
+    const SPECIALS: &str = "<>()[]\\,;:\"` ";
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(AccountError::InvalidEmail);
+    };
+    let local_char = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_{|}~.".contains(c)
+            || (!c.is_ascii() && c.is_alphanumeric())
+    };
+    let local_ok = local.chars().all(local_char)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    let domain_ok = domain.chars().all(|c| {
+        c == '.' || c == '-' || c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
+    });
+    if email.chars().any(|c| SPECIALS.contains(c)) || !local_ok || !domain_ok {
+        return Err(AccountError::InvalidEmail);
+    }
+    Ok(())
+}
+
 /// A userId from a path: 24 hex characters, lowercased; else `NotFound`.
 fn checked_user_id(raw: &str) -> Result<String, AccountError> {
     if session_core::credential::is_user_id(raw) {
@@ -260,6 +288,7 @@ impl Accounts {
         ip: Option<&str>,
     ) -> Result<User, AccountError> {
         let email = normalize_email(email)?;
+        check_new_email(&email)?;
         check_password(&password)?;
         self.throttle.sign_up(ip).await?;
         let hash = self.passwords.hash(password, Priority::Background).await?;

@@ -49,7 +49,20 @@ impl Application {
         if let Some(kid) = codec.signing_key_id() {
             tracing::info!(kid, "signing sessions with EdDSA");
         }
-        let store = SessionStore::new(&settings.redis, &settings.session)?;
+        let mut store = SessionStore::new(&settings.redis, &settings.session)?;
+        // /verify's validation cache, when on: this instance's own session changes drop
+        // its entries before they answer (others hear of them on the channel).
+        let verify_cache = settings.validation.cache.then(|| {
+            ValidationCache::start(
+                &store,
+                settings.validation.cache_max_entries,
+                Duration::from_millis(settings.validation.cache_max_age_ms),
+                Duration::from_millis(settings.validation.cache_heartbeat_ms),
+            )
+        });
+        if let Some(cache) = &verify_cache {
+            store = store.telling(cache.clone());
+        }
         let users = UserRepository::connect(&settings.mongodb)
             .await
             .map_err(|_| anyhow::anyhow!("mongodb.uri is not a valid MongoDB connection string"))?;
@@ -94,13 +107,8 @@ impl Application {
         );
         let mut verifier =
             LocalValidator::new(codec_for_jwks.clone(), accounts.store().clone(), false);
-        if settings.validation.cache {
-            verifier = verifier.with_cache(ValidationCache::start(
-                accounts.store(),
-                settings.validation.cache_max_entries,
-                Duration::from_millis(settings.validation.cache_max_age_ms),
-                Duration::from_millis(settings.validation.cache_heartbeat_ms),
-            ));
+        if let Some(cache) = verify_cache {
+            verifier = verifier.with_cache(cache);
             tracing::info!("validation cache enabled for /verify");
         }
         let verifier = web::Data::new(Verifier(verifier));

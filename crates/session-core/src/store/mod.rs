@@ -30,6 +30,14 @@ use multiple::Multiple;
 use record::{Keys, Lifetime};
 use single::Single;
 
+/// Told of every session change this store makes, before the call returns: the
+/// instance's own validation cache, so the instance that ended a session never serves
+/// it again (other instances hear of it on the invalidation channel).
+pub trait Changes: Send + Sync {
+    /// A session of `user_id` was created, replaced or ended (or may have been).
+    fn changed(&self, user_id: &str);
+}
+
 /// The layout in use, with its scripts.
 #[derive(Clone)]
 enum Layout {
@@ -49,6 +57,7 @@ pub struct SessionStore {
     keys: Keys,
     lifetime: Lifetime,
     layout: Layout,
+    changes: Option<std::sync::Arc<dyn Changes>>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -81,6 +90,7 @@ impl SessionStore {
                 idle_seconds: session.idle_timeout_seconds,
             },
             layout,
+            changes: None,
         };
         // Say at start (not only at the first request) when Redis cannot be reached:
         // a wrong address, password or TLS certificate shows in the log at once.
@@ -95,6 +105,20 @@ impl SessionStore {
             });
         }
         Ok(store)
+    }
+
+    /// This store, telling `changes` of every session change it makes before the call
+    /// returns (see [`Changes`]).
+    pub fn telling(mut self, changes: std::sync::Arc<dyn Changes>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Tells [`Changes`] that a session of `user_id` changed.
+    fn changed(&self, user_id: &str) {
+        if let Some(changes) = &self.changes {
+            changes.changed(user_id);
+        }
     }
 
     /// The Redis plumbing, for callers that keep their own keys beside the sessions
@@ -169,9 +193,12 @@ impl SessionStore {
         token: &str,
     ) -> Result<StoredSession, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
-        self.single()
+        let stored = self
+            .single()
             .create_or_reuse(&self.redis, &self.keys, user_id, token, ttl)
-            .await
+            .await;
+        self.changed(user_id);
+        stored
     }
 
     /// `single` mode: replaces `old` with `new` (fresh expiry) only if the key still
@@ -179,9 +206,12 @@ impl SessionStore {
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
-        self.single()
+        let replaced = self
+            .single()
             .replace(&self.redis, &self.keys, user_id, (old, new), ttl)
-            .await
+            .await;
+        self.changed(user_id);
+        replaced
     }
 
     /// `single` mode: the token held for the user, if any.
@@ -194,9 +224,12 @@ impl SessionStore {
     /// when deleted.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
-        self.single()
+        let revoked = self
+            .single()
             .revoke(&self.redis, &self.keys, user_id, token)
-            .await
+            .await;
+        self.changed(user_id);
+        revoked
     }
 
     /// The `single` layout's calls (its scripts when it is the layout in use).
@@ -215,10 +248,12 @@ impl SessionStore {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ends_ms = self.lifetime.ends_ms(now_ms, new.absolute_expires_at);
         let (redis, keys) = (&self.redis, &self.keys);
-        match &self.layout {
+        let opened = match &self.layout {
             Layout::Single(single) => single.open(redis, keys, new, (now_ms, ends_ms)).await,
             Layout::Multiple(multiple) => multiple.open(redis, keys, new, (now_ms, ends_ms)).await,
-        }
+        };
+        self.changed(new.user_id);
+        opened
     }
 
     /// What Redis holds for a session: in `single` mode the user's token, in
@@ -264,14 +299,16 @@ impl SessionStore {
         session_id: &str,
         digest: &str,
     ) -> Result<bool, StoreError> {
-        match &self.layout {
+        let ended = match &self.layout {
             Layout::Single(_) => Ok(false),
             Layout::Multiple(multiple) => {
                 multiple
                     .end_by_id(&self.redis, &self.keys, user_id, session_id, digest)
                     .await
             }
-        }
+        };
+        self.changed(user_id);
+        ended
     }
 
     /// Ends every session of the user except `keep` (a session id); returns how many
@@ -279,10 +316,12 @@ impl SessionStore {
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
-        match &self.layout {
+        let ended = match &self.layout {
             Layout::Single(single) => single.end_all(redis, keys, user_id, keep).await,
             Layout::Multiple(multiple) => multiple.end_all(redis, keys, user_id, keep).await,
-        }
+        };
+        self.changed(user_id);
+        ended
     }
 
     /// `multiple` mode: the user's live sessions, newest first (none in `single`

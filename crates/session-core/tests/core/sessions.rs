@@ -345,3 +345,37 @@ async fn silent_server_is_unavailable_within_the_timeout() {
     assert!(started.elapsed() < Duration::from_millis(800));
     holder.abort();
 }
+
+/// Records the users whose sessions a store says it changed.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<String>>);
+
+impl session_core::store::Changes for Recorded {
+    fn changed(&self, user_id: &str) {
+        self.0.lock().unwrap().push(user_id.to_owned());
+    }
+}
+
+/// The instance that ends a session tells its own validation cache before the call
+/// returns (so it never serves the ended session from its cache, whatever the
+/// invalidation channel's delay); reads tell nothing.
+#[tokio::test]
+async fn every_change_is_told_before_the_call_returns_and_reads_tell_nothing() {
+    let recorded = Arc::new(Recorded::default());
+    let store = store_at(&redis_url(), &unique_prefix("told"), 600, 1000).telling(recorded.clone());
+    let codec = TokenCodec::new(&jwt_settings()).unwrap();
+    let user = user_id();
+    let (token, _) = codec.issue(&user, "a@example.com", 600).unwrap();
+    let told = || recorded.0.lock().unwrap().len();
+    store.create_or_reuse(&user, &token).await.unwrap();
+    assert_eq!(told(), 1, "create");
+    store.held(&user, "").await.unwrap();
+    store.get(&user).await.unwrap();
+    assert_eq!(told(), 1, "reads tell nothing");
+    assert!(store.revoke(&user, &token).await.unwrap());
+    assert_eq!(told(), 2, "revoke");
+    store.create_or_reuse(&user, &token).await.unwrap();
+    assert_eq!(store.end_all(&user, None).await.unwrap(), 1);
+    assert_eq!(told(), 4, "end_all");
+    assert!(recorded.0.lock().unwrap().iter().all(|u| *u == user));
+}

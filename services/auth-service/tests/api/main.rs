@@ -16,3 +16,4 @@ mod proxies;
 mod replica_set;
 mod signup;
 mod throttle;
+mod verify_cache;

@@ -49,6 +49,19 @@ async fn invalid_emails_and_weak_passwords_are_422() {
         "two@@example.com",
         "",
         &format!("{}@example.com", "a".repeat(250)),
+        // Markup and separators are no part of an address (the contract's rule).
+        "\"><svg/onload=alert(1)>@example.com",
+        "a,b@example.com",
+        "a;b@example.com",
+        "a b@example.com",
+        "a`b@example.com",
+        "a\\b@example.com",
+        "(a)@example.com",
+        "a..b@example.com",
+        ".a@example.com",
+        "a.@example.com",
+        "a@exa_mple.com",
+        "a@[127.0.0.1]",
     ] {
         let res = app.sign_up(email, PASSWORD).await;
         assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email").await;
@@ -56,6 +69,15 @@ async fn invalid_emails_and_weak_passwords_are_422() {
     for password in ["short", "1234567", &"x".repeat(73)] {
         let res = app.sign_up(&unique_email(), password).await;
         assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
+    }
+    // Dot-atom characters and letters of one script are fine.
+    for local in ["o'brien", "a+tag", "first.last", "josé", "x_y-z"] {
+        let email = format!(
+            "{local}.{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let res = app.sign_up(&email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{email}");
     }
     let res = app.sign_up(&unique_email(), &"x".repeat(72)).await;
     assert_eq!(
