@@ -266,6 +266,21 @@ impl TokenCodec {
         Ok((token, claims))
     }
 
+    /// A new token for the session `claims` describe: the same user, email, session id,
+    /// `exp` and origin, a new `jti` and `iat` (a password change rotates the caller's
+    /// session this way: the old token stops working, the session stays).
+    pub fn reissue(&self, claims: &Claims) -> Result<String, TokenError> {
+        let (header, key) = self.signer.as_ref().ok_or(TokenError::Signing)?;
+        let claims = Claims {
+            iat: chrono::Utc::now().timestamp().min(claims.exp),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            ..claims.clone()
+        };
+        jsonwebtoken::encode(header, &claims, key).map_err(|_| TokenError::Signing)
+    }
+
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         if let Some(known) = self.decode_known(token) {

@@ -313,16 +313,35 @@ impl Accounts {
         let user = self
             .throttled_check(&email, origin.ip.as_deref(), password.clone(), find)
             .await?;
-        if self.passwords.needs_rehash(&user.password_hash) {
-            self.rehash(&user, password).await;
+        // The hash this login was checked against (renewed at the configured cost
+        // when it was of another).
+        let mut checked_hash = user.password_hash.clone();
+        if self.passwords.needs_rehash(&user.password_hash)
+            && let Some(renewed) = self.rehash(&user, password).await
+        {
+            checked_hash = renewed;
         }
         let user_id = user.id.to_hex();
         let outcome = self.open_session(&user_id, &user.email, origin).await?;
-        // A deletion that ran between the password check and the session's creation
-        // must not leave the deleted user a session (see `delete_user`).
-        if self.users.find_by_id(user.id).await?.is_none() {
-            self.store.end_all(&user_id, None).await?;
-            return Err(AccountError::InvalidCredentials);
+        // The user as it is now that the session is open. Deleted meanwhile: no
+        // session for a deleted user (see `delete_user`). Password changed meanwhile:
+        // a session opened with the old password must not survive the change, also
+        // when this login's check ran before it (see `change_password`).
+        match self.users.find_by_id(user.id).await? {
+            None => {
+                self.store.end_all(&user_id, None).await?;
+                return Err(AccountError::InvalidCredentials);
+            }
+            Some(now) if now.password_hash != checked_hash => {
+                if !outcome.reused {
+                    self.store
+                        .end(&user_id, &outcome.session_id, &outcome.token)
+                        .await?;
+                }
+                tracing::info!("login raced a password change; its session ended");
+                return Err(AccountError::InvalidCredentials);
+            }
+            Some(_) => {}
         }
         tracing::info!(reused = outcome.reused, "login");
         tracing::debug!(user_id = %user_id, "login");
@@ -365,15 +384,23 @@ impl Accounts {
         }
     }
 
-    async fn rehash(&self, user: &User, password: String) {
+    /// Renews the hash at the configured cost; the new hash when it was saved.
+    async fn rehash(&self, user: &User, password: String) -> Option<String> {
         match self.passwords.hash(password, Priority::Background).await {
             Ok(hash) => match self.users.update_password_hash(user.id, &hash).await {
                 Ok(()) => {
-                    tracing::info!("password re-hashed at the configured cost")
+                    tracing::info!("password re-hashed at the configured cost");
+                    Some(hash)
                 }
-                Err(_) => tracing::warn!("password re-hash not saved; will retry at next login"),
+                Err(_) => {
+                    tracing::warn!("password re-hash not saved; will retry at next login");
+                    None
+                }
             },
-            Err(_) => tracing::warn!("password re-hash failed"),
+            Err(_) => {
+                tracing::warn!("password re-hash failed");
+                None
+            }
         }
     }
 
@@ -515,7 +542,11 @@ impl Accounts {
     }
 
     /// Changes the caller's password (throttled like login; the new one obeys the
-    /// sign-up rules) and ends every other session of theirs.
+    /// sign-up rules), ends every other session of theirs and rotates the caller's: the
+    /// answer is the caller's session with a new token (same id, same ends); the old
+    /// token is refused. The new hash is written before any session ends, so a login
+    /// that checked the old password and opens its session later finds the hash
+    /// changed and ends it (see `log_in`).
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn change_password(
         &self,
@@ -523,7 +554,7 @@ impl Accounts {
         current: String,
         new: String,
         ip: Option<&str>,
-    ) -> Result<(), AccountError> {
+    ) -> Result<LoginOutcome, AccountError> {
         check_password(&new)?;
         let id = mongodb::bson::oid::ObjectId::parse_str(&caller.user_id)
             .map_err(|_| AccountError::Auth(AuthError::InvalidToken))?;
@@ -536,6 +567,14 @@ impl Accounts {
         let user = self
             .throttled_check(&email, ip, current, async { Ok(Some(user)) })
             .await?;
+        let claims = self
+            .codec
+            .decode(&caller.token)
+            .map_err(|_| AccountError::Auth(AuthError::InvalidToken))?;
+        let rotated = self
+            .codec
+            .reissue(&claims)
+            .map_err(|_| AccountError::Internal)?;
         let hash = self.passwords.hash(new, Priority::Interactive).await?;
         self.users.update_password_hash(user.id, &hash).await?;
         let ended = self
@@ -543,8 +582,25 @@ impl Accounts {
             .end_all(&caller.user_id, Some(&caller.session_id))
             .await?;
         count_by("sessions_ended_total", "reason", "password_changed", ended);
-        tracing::info!(ended, "password changed; other sessions ended");
-        Ok(())
+        if !self
+            .store
+            .rotate(&caller.user_id, &caller.session_id, &caller.token, &rotated)
+            .await?
+        {
+            // The caller's own session ended meanwhile (a logout elsewhere).
+            return Err(AccountError::Auth(AuthError::SessionNotFound));
+        }
+        tracing::info!(
+            ended,
+            "password changed; other sessions ended, this one rotated"
+        );
+        Ok(LoginOutcome {
+            user_id: caller.user_id.clone(),
+            session_id: caller.session_id.clone(),
+            token: rotated,
+            expires_at: caller.expires_at,
+            reused: false,
+        })
     }
 
     /// Admin: a user's live sessions.

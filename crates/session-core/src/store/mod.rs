@@ -334,6 +334,30 @@ impl SessionStore {
         }
     }
 
+    /// Rotates a session: the token `old` of session `session_id` becomes `new`, with
+    /// the same expiry (a password change keeps its caller signed in this way); false
+    /// when the session no longer holds `old`.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
+    pub async fn rotate(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let (redis, keys) = (&self.redis, &self.keys);
+        let rotated = match &self.layout {
+            Layout::Single(single) => single.rotate(redis, keys, user_id, (old, new)).await,
+            Layout::Multiple(multiple) => {
+                multiple
+                    .rotate(redis, keys, (user_id, session_id), (old, new))
+                    .await
+            }
+        };
+        self.changed(user_id);
+        rotated
+    }
+
     /// Pushes the session's idle deadline forward (never past its `exp`); the new end,
     /// or `None` when the session is gone. With no idle timeout nothing is written.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]

@@ -110,6 +110,18 @@ redis.call('PEXPIREAT', KEYS[1], ends)
 return math.floor(ends / 1000)
 ";
 
+/// Swaps a session's digest for a new one while it holds the old one (expiry and
+/// record unchanged). KEYS: the session key. ARGV: old digest, new digest, channel,
+/// user id. Returns 1 when swapped.
+const ROTATE: &str = r"
+if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'd', ARGV[2])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+";
+
 /// The layout's scripts, hashed once and shared by every clone of the store.
 struct Scripts {
     open: redis::Script,
@@ -117,6 +129,7 @@ struct Scripts {
     end_all: redis::Script,
     list: redis::Script,
     touch: redis::Script,
+    rotate: redis::Script,
 }
 
 /// `multiple` mode's calls.
@@ -138,6 +151,7 @@ impl Multiple {
                 end_all: redis::Script::new(END_ALL),
                 list: redis::Script::new(LIST),
                 touch: redis::Script::new(TOUCH),
+                rotate: redis::Script::new(ROTATE),
             }),
             max_per_user,
             deny_when_full,
@@ -319,6 +333,34 @@ impl Multiple {
             )
             .await?;
         Ok((ends > 0).then_some(ends))
+    }
+}
+
+impl Multiple {
+    /// Swaps session `session_id`'s token `old` for `new` (their digests), keeping its
+    /// expiry and record; false when it no longer holds `old`.
+    pub(super) async fn rotate(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        (user_id, session_id): (&str, &str),
+        (old, new): (&str, &str),
+    ) -> Result<bool, StoreError> {
+        let key = keys.session_key(user_id, session_id);
+        let rotated: i64 = redis
+            .script(
+                "rotate",
+                Change::Sessions,
+                self.scripts
+                    .rotate
+                    .key(&key)
+                    .arg(token_digest(old))
+                    .arg(token_digest(new))
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(rotated == 1)
     }
 }
 

@@ -61,6 +61,17 @@ end
 return 0
 ";
 
+/// Swaps the token for a new one (same expiry) only while the key holds the old one.
+/// ARGV: old token, new token, channel, user id.
+const ROTATE_SINGLE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+";
+
 /// The layout's scripts, hashed once and shared by every clone of the store.
 struct Scripts {
     create_or_reuse: redis::Script,
@@ -68,6 +79,7 @@ struct Scripts {
     compare_and_set: redis::Script,
     end: redis::Script,
     touch: redis::Script,
+    rotate: redis::Script,
 }
 
 /// `single` mode's calls.
@@ -85,6 +97,7 @@ impl Single {
                 compare_and_set: redis::Script::new(COMPARE_AND_SET),
                 end: redis::Script::new(END_SINGLE),
                 touch: redis::Script::new(TOUCH_SINGLE),
+                rotate: redis::Script::new(ROTATE_SINGLE),
             }),
         }
     }
@@ -270,5 +283,31 @@ impl Single {
             )
             .await?;
         Ok((pushed == 1).then_some(ends_ms / 1000))
+    }
+
+    /// Swaps the user's token `old` for `new`, keeping its expiry; false when the key
+    /// no longer holds `old`.
+    pub(super) async fn rotate(
+        &self,
+        redis: &Redis,
+        keys: &Keys,
+        user_id: &str,
+        (old, new): (&str, &str),
+    ) -> Result<bool, StoreError> {
+        let key = keys.user_key(user_id);
+        let rotated: i64 = redis
+            .script(
+                "rotate",
+                Change::Sessions,
+                self.scripts
+                    .rotate
+                    .key(&key)
+                    .arg(old)
+                    .arg(new)
+                    .arg(keys.channel())
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(rotated == 1)
     }
 }

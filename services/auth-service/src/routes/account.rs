@@ -10,7 +10,7 @@ use session_core::session::rfc3339;
 use session_core::token::Origin;
 
 use super::csrf::CsrfHeader;
-use crate::accounts::{AccountError, Accounts};
+use crate::accounts::{AccountError, Accounts, LoginOutcome};
 use crate::error::ApiError;
 
 /// Body of sign-up and login.
@@ -48,7 +48,7 @@ struct SignedUp {
 /// The user's session.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoggedIn {
+pub(crate) struct LoggedIn {
     /// The user's id (24 lowercase hex characters).
     #[schema(pattern = "^[0-9a-f]{24}$", example = "65f1c0ffee65f1c0ffee0001")]
     user_id: String,
@@ -283,11 +283,19 @@ pub async fn log_in(
         Err(_) => "unavailable",
     };
     session_core::measure::count("logins_total", "outcome", label);
-    let outcome = outcome?;
+    Ok(session_answer(&req, outcome?, cookie))
+}
+
+/// A session as login answers it (also `POST /password`'s rotated session): `200` in
+/// login's shape; with `cookie` and cookies on, the session as new cookies and no
+/// `token` in the body (a browser's scripts never see it).
+pub(crate) fn session_answer(
+    req: &HttpRequest,
+    outcome: LoginOutcome,
+    cookie: bool,
+) -> HttpResponse {
     let expires_in = Accounts::seconds_left(outcome.expires_at);
     let mut res = no_store(HttpResponse::Ok());
-    // A browser gets the session as an HttpOnly cookie, never in a body its scripts
-    // (or an injected one) could read.
     let policy = req.app_data::<CookiePolicy>().filter(|_| cookie);
     let token = match policy {
         Some(policy) => {
@@ -296,7 +304,7 @@ pub async fn log_in(
         }
         None => Some(outcome.token),
     };
-    Ok(res.json(LoggedIn {
+    res.json(LoggedIn {
         user_id: outcome.user_id,
         session_id: outcome.session_id,
         token,
@@ -304,7 +312,7 @@ pub async fn log_in(
         expires_at: rfc3339(outcome.expires_at),
         expires_in,
         reused: outcome.reused,
-    }))
+    })
 }
 
 error_responses!(

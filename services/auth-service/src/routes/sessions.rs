@@ -9,7 +9,9 @@ use session_core::store::SessionRecord;
 
 use service_kit::error_responses;
 
-use super::account::{SessionRefusals, UnsafeSessionRefusals, cleared, no_store, origin_of};
+use super::account::{
+    LoggedIn, SessionRefusals, UnsafeSessionRefusals, cleared, no_store, origin_of, session_answer,
+};
 use super::callers::Admin;
 use super::csrf::CsrfHeader;
 use crate::accounts::Accounts;
@@ -207,13 +209,16 @@ error_responses!(
     tag = "account",
     operation_id = "changePassword",
     summary = "Change the password",
-    description = "Changes the caller's password and ends every other session of theirs. A wrong current password is `401 invalid_credentials`, throttled like login (`429`).",
+    description = "Changes the caller's password, ends every other session of theirs (also one whose login was running while the password changed) and rotates the caller's session: the answer is in login's shape with a new token. A wrong current password is `401 invalid_credentials`, throttled like login (`429`).",
     params(CsrfHeader),
     request_body(content = PasswordChange, content_type = "application/json"),
     security(("sessionBearer" = []), ("sessionCookie" = [])),
     responses(
-        (status = 204, description = "Changed; the other sessions ended.",
-            headers(("Cache-Control" = String, description = "`no-store`."))),
+        (status = 200, description = "Changed; every other session ended, and this one rotated: a new `token` (the same `sessionId` and ends); the old token is refused. With the cookie credential: new cookies, no `token`.", body = LoggedIn,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`."),
+                ("Set-Cookie" = String, description = "With the cookie credential: both session cookies again, for the rotated session."),
+            )),
         PasswordErrors,
     )
 )]
@@ -229,7 +234,7 @@ pub async fn change_password(
         new_password,
     } = body.into_inner();
     let origin = origin_of(&req);
-    accounts
+    let rotated = accounts
         .change_password(
             &session,
             current_password,
@@ -237,7 +242,11 @@ pub async fn change_password(
             origin.ip.as_deref(),
         )
         .await?;
-    Ok(no_store(HttpResponse::NoContent()).finish())
+    // A browser that came with the cookie gets the rotated session as cookies.
+    let by_cookie = !req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION);
+    Ok(session_answer(&req, rotated, by_cookie))
 }
 
 error_responses!(

@@ -315,16 +315,37 @@ async fn a_password_change_ends_the_other_sessions() {
         StatusCode::OK,
         "refused changes end nothing"
     );
+    let before: Value = app
+        .get_session(Some(&bearer(&here)))
+        .await
+        .json()
+        .await
+        .unwrap();
     let res = change(PASSWORD, "a new password").await.unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated: Value = res.json().await.unwrap();
+    // The caller's session, rotated: a new token, the same id and absolute end.
+    assert_eq!(rotated["sessionId"], before["sessionId"], "{rotated}");
+    assert_eq!(rotated["tokenType"], "Bearer");
+    assert_eq!(rotated["reused"], false);
+    assert_ne!(rotated["token"], here["token"]);
     assert_eq!(
         app.get_session(Some(&bearer(&there))).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         app.get_session(Some(&bearer(&here))).await.status(),
-        StatusCode::OK
+        StatusCode::UNAUTHORIZED,
+        "the caller's old token"
     );
+    let now: Value = app
+        .get_session(Some(&bearer(&rotated)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["sessionId"], before["sessionId"]);
+    assert_eq!(now["absoluteExpiresAt"], before["absoluteExpiresAt"]);
     assert_eq!(
         app.log_in(&email, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED

@@ -12,6 +12,7 @@ mod introspect;
 mod login;
 mod logout;
 mod openapi;
+mod password;
 mod proxies;
 mod replica_set;
 mod signup;
