@@ -581,3 +581,50 @@ async fn envoy_checks_csrf_and_keeps_the_session_cookies_from_the_upstream() {
     let gateway = Gateway::envoy(s.auth.port).await;
     gateway_checks_csrf_and_keeps_the_session_cookies(&s, &gateway).await;
 }
+
+/// Behind the shipped nginx with `server.trusted_proxies` naming it, every client has
+/// its own login budget (nginx appends the client's address to `X-Forwarded-For`);
+/// a client cannot pick another budget by sending the header itself.
+#[tokio::test]
+async fn behind_nginx_each_client_address_has_its_own_login_budget() {
+    let s = stack(Options {
+        extra: vec![
+            crate::helpers::kv("APP__SERVER__TRUSTED_PROXIES", "127.0.0.1"),
+            crate::helpers::kv("APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE", "2"),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let gateway = Gateway::start(s.auth.port).await;
+    let from = |address: &str| {
+        crate::helpers::client_builder()
+            .local_address(address.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let failed_login = |client: reqwest::Client, spoof: Option<&'static str>| {
+        let url = gateway.url("/login");
+        async move {
+            let mut req = client
+                .post(url)
+                .json(&json!({"email": unique_email(), "password": "wrong password"}));
+            if let Some(value) = spoof {
+                req = req.header("X-Forwarded-For", value);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let (a, b) = (from("127.0.0.2"), from("127.0.0.3"));
+    for _ in 0..2 {
+        let res = failed_login(a.clone(), None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = failed_login(a.clone(), None).await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+    // A's own header is to the left of what nginx appends: still A's budget.
+    let res = failed_login(a.clone(), Some("198.51.100.1")).await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+    // B, on another address behind the same nginx, has a budget of its own.
+    let res = failed_login(b.clone(), None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
