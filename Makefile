@@ -55,6 +55,6 @@ profile:
 	bash bench/profile.sh
 
 .PHONY: sessionctl
-## sessionctl: build the operator CLI, target/release/sessionctl (see README, "sessionctl")
+## sessionctl: build the operator CLI, target/release/sessionctl (see docs/operations.md, "sessionctl")
 sessionctl:
 	cargo build --release -p sessionctl

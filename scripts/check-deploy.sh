@@ -1380,3 +1380,6 @@ if ! grep -q '^image replay: auth-service: error: failed to load manifest for wo
     exit 1
 fi
 echo "image replay: a build stage that copies only crates/ and services/ fails as it should ($(grep -m1 'is in the workspace but' "$RUN_DIR/replay-partial.log" | sed 's/^image replay: //'))"
+
+# Every link of the README and docs/ resolves (files, and #anchors to headings).
+python3 scripts/check-links.py
