@@ -868,6 +868,42 @@ impl SessionSettings {
 }
 
 #[cfg(test)]
+mod documented_keys {
+    /// docs/api.md's configuration table names exactly the keys the code reads: a key
+    /// added to one and not the other fails here.
+    #[test]
+    fn the_docs_key_table_and_known_keys_agree() {
+        let doc = include_str!("../../../docs/api.md");
+        let start = doc
+            .find("## Configuration")
+            .expect("docs/api.md has ## Configuration");
+        let section = &doc[start..];
+        let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+        let mut documented = std::collections::BTreeSet::new();
+        for line in section[..end].lines().filter(|l| l.starts_with("| `")) {
+            let first = line.split('|').nth(1).unwrap_or_default();
+            for key in first.split('`').skip(1).step_by(2) {
+                if key.contains('.')
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                {
+                    documented.insert(key.to_owned());
+                }
+            }
+        }
+        let known: std::collections::BTreeSet<String> =
+            super::KNOWN_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        let missing: Vec<_> = known.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&known).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "docs/api.md's key table and settings::KNOWN_KEYS differ: not documented {missing:?}, documented but not read {extra:?}"
+        );
+    }
+}
+
+#[cfg(test)]
 mod unreadable_tests {
     use super::SettingsError;
 
