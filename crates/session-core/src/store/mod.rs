@@ -38,10 +38,10 @@ pub trait Changes: Send + Sync {
     fn changed(&self, user_id: &str);
 }
 
-/// The layout in use, with its scripts.
+/// The layout in use; `multiple` carries its scripts and limits.
 #[derive(Clone)]
 enum Layout {
-    Single(Single),
+    Single,
     Multiple(Multiple),
 }
 
@@ -56,6 +56,9 @@ pub struct SessionStore {
     redis: Redis,
     keys: Keys,
     lifetime: Lifetime,
+    /// `single` mode's scripts: the layout's in `single` mode, and the calls that are
+    /// `single` mode's alone (`create_or_reuse`, `replace`, `revoke`) in either mode.
+    single: Single,
     layout: Layout,
     changes: Option<std::sync::Arc<dyn Changes>>,
 }
@@ -76,7 +79,7 @@ impl SessionStore {
     pub fn new(redis: &RedisSettings, session: &SessionSettings) -> Result<Self, SettingsError> {
         session.check()?;
         let layout = match session.per_user {
-            PerUser::Single => Layout::Single(Single::new()),
+            PerUser::Single => Layout::Single,
             PerUser::Multiple => Layout::Multiple(Multiple::new(
                 session.max_per_user,
                 session.when_full == WhenFull::Deny,
@@ -89,6 +92,7 @@ impl SessionStore {
                 ttl_seconds: session.ttl_seconds,
                 idle_seconds: session.idle_timeout_seconds,
             },
+            single: Single::new(),
             layout,
             changes: None,
         };
@@ -150,7 +154,7 @@ impl SessionStore {
     /// How many sessions a user holds: one (`single`) or one per login.
     pub fn per_user(&self) -> PerUser {
         match self.layout {
-            Layout::Single(_) => PerUser::Single,
+            Layout::Single => PerUser::Single,
             Layout::Multiple(_) => PerUser::Multiple,
         }
     }
@@ -194,7 +198,7 @@ impl SessionStore {
     ) -> Result<StoredSession, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
         let stored = self
-            .single()
+            .single
             .create_or_reuse(&self.redis, &self.keys, user_id, token, ttl)
             .await;
         self.changed(user_id);
@@ -207,7 +211,7 @@ impl SessionStore {
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
         let replaced = self
-            .single()
+            .single
             .replace(&self.redis, &self.keys, user_id, (old, new), ttl)
             .await;
         self.changed(user_id);
@@ -225,19 +229,11 @@ impl SessionStore {
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
         let revoked = self
-            .single()
+            .single
             .revoke(&self.redis, &self.keys, user_id, token)
             .await;
         self.changed(user_id);
         revoked
-    }
-
-    /// The `single` layout's calls (its scripts when it is the layout in use).
-    fn single(&self) -> Single {
-        match &self.layout {
-            Layout::Single(single) => single.clone(),
-            Layout::Multiple(_) => Single::new(),
-        }
     }
 
     /// Opens a session: in `single` mode returns the live one if any (see
@@ -249,7 +245,7 @@ impl SessionStore {
         let ends_ms = self.lifetime.ends_ms(now_ms, new.absolute_expires_at);
         let (redis, keys) = (&self.redis, &self.keys);
         let opened = match &self.layout {
-            Layout::Single(single) => single.open(redis, keys, new, (now_ms, ends_ms)).await,
+            Layout::Single => self.single.open(redis, keys, new, (now_ms, ends_ms)).await,
             Layout::Multiple(multiple) => multiple.open(redis, keys, new, (now_ms, ends_ms)).await,
         };
         self.changed(new.user_id);
@@ -260,9 +256,7 @@ impl SessionStore {
     /// `multiple` mode the digest of session `session_id`; with when it ends if unused.
     pub async fn held(&self, user_id: &str, session_id: &str) -> Result<Option<Held>, StoreError> {
         match &self.layout {
-            Layout::Single(_) => {
-                Single::held(&self.redis, &self.keys, &self.lifetime, user_id).await
-            }
+            Layout::Single => Single::held(&self.redis, &self.keys, &self.lifetime, user_id).await,
             Layout::Multiple(_) => {
                 Multiple::held(&self.redis, &self.keys, user_id, session_id).await
             }
@@ -279,7 +273,7 @@ impl SessionStore {
     ) -> Result<bool, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
         match &self.layout {
-            Layout::Single(single) => single.revoke(redis, keys, user_id, token).await,
+            Layout::Single => self.single.revoke(redis, keys, user_id, token).await,
             Layout::Multiple(multiple) => {
                 let digest = token_digest(token);
                 multiple
@@ -300,7 +294,7 @@ impl SessionStore {
         digest: &str,
     ) -> Result<bool, StoreError> {
         let ended = match &self.layout {
-            Layout::Single(_) => Ok(false),
+            Layout::Single => Ok(false),
             Layout::Multiple(multiple) => {
                 multiple
                     .end_by_id(&self.redis, &self.keys, user_id, session_id, digest)
@@ -317,7 +311,7 @@ impl SessionStore {
     pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
         let ended = match &self.layout {
-            Layout::Single(single) => single.end_all(redis, keys, user_id, keep).await,
+            Layout::Single => self.single.end_all(redis, keys, user_id, keep).await,
             Layout::Multiple(multiple) => multiple.end_all(redis, keys, user_id, keep).await,
         };
         self.changed(user_id);
@@ -329,7 +323,7 @@ impl SessionStore {
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         match &self.layout {
-            Layout::Single(_) => Ok(Vec::new()),
+            Layout::Single => Ok(Vec::new()),
             Layout::Multiple(multiple) => multiple.list(&self.redis, &self.keys, user_id).await,
         }
     }
@@ -347,7 +341,7 @@ impl SessionStore {
     ) -> Result<bool, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
         let rotated = match &self.layout {
-            Layout::Single(single) => single.rotate(redis, keys, user_id, (old, new)).await,
+            Layout::Single => self.single.rotate(redis, keys, user_id, (old, new)).await,
             Layout::Multiple(multiple) => {
                 multiple
                     .rotate(redis, keys, (user_id, session_id), (old, new))
@@ -375,9 +369,9 @@ impl SessionStore {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let (redis, keys) = (&self.redis, &self.keys);
         match &self.layout {
-            Layout::Single(single) => {
+            Layout::Single => {
                 let ends_ms = self.lifetime.ends_ms(now_ms, absolute);
-                single
+                self.single
                     .touch(redis, keys, user_id, token, (now_ms, ends_ms))
                     .await
             }

@@ -26,7 +26,8 @@ pub enum Expect {
     Refused(ErrorCode),
 }
 
-/// What a server answered, as far as the contract speaks of it.
+/// What a server answered, as far as the contract speaks of it: all of it must be
+/// equal across adapters.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
     status: u16,
@@ -38,11 +39,6 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Everything that must be equal across adapters.
-    pub fn comparable(&self) -> &Self {
-        self
-    }
-
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
