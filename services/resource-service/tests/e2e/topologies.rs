@@ -588,6 +588,19 @@ async fn with_sentinel_failovers_are_followed_and_a_waited_logout_stays_a_logout
     master.resume();
     assert!(unavailable > 0, "the stopped master answered 503 first");
     eprintln!("sentinel: served again {served_after:?} after SIGSTOP ({unavailable} × 503)");
+    // With redis.wait_replicas = 1 (strict, the default) a new session is confirmed only
+    // once a replica acknowledges it: until the resumed old master is a replica in sync
+    // again, a login is applied but answers 503. Wait for that, as after the first
+    // failover, then a new session must be served.
+    eventually(
+        "the resumed master back as a replica",
+        Duration::from_secs(30),
+        || async {
+            let info: String = master.cmd(&["INFO", "replication"]).await;
+            info.contains("role:slave") && info.contains("master_link_status:up")
+        },
+    )
+    .await;
     let fresh = session_after_failover(&s).await;
     served_soon(&s, &fresh).await;
 }
