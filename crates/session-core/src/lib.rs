@@ -17,6 +17,7 @@
 //! - [`request`]: what a request presents (header, cookie, CSRF), for any framework.
 //! - [`measure`]: counters, histograms and gauges by the contract's names.
 //! - [`introspection`]: the `X-Request-Id` header and the `/introspect` bodies.
+//! - [`events`]: session and account events, their stream, webhook signatures.
 //!
 //! Domain:
 //! - [`jwt_crypto`]: the JWT crate's crypto provider, HMAC and Ed25519 only.
@@ -37,6 +38,7 @@ pub mod cache;
 pub mod client;
 pub mod credential;
 pub mod error;
+pub mod events;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;

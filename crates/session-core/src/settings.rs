@@ -566,6 +566,16 @@ pub const KNOWN_KEYS: &[&str] = &[
     "auth_service.proxy",
     "auth_service.ca_file",
     "auth_service.allow_plain_http",
+    "events.enabled",
+    "events.stream",
+    "events.max_len",
+    "webhook.url",
+    "webhook.secret",
+    "webhook.types",
+    "webhook.timeout_ms",
+    "webhook.retry_initial_ms",
+    "webhook.max_attempts",
+    "webhook.claim_idle_ms",
 ];
 
 /// Keys whose value is a map of names the operator chooses (`jwt.verification_keys.<kid>`).

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use session_core::events::{self, PASSWORD_CHANGED, Reason, USER_CREATED, USER_DELETED};
 use session_core::measure::{count, count_by};
 use session_core::session::now_secs;
 use session_core::settings::PerUser;
@@ -297,6 +298,8 @@ impl Accounts {
         // User ids stay out of info logs: with seed mode they were a credential.
         tracing::info!("user signed up");
         tracing::debug!(user_id = %user.id.to_hex(), "user signed up");
+        let event = events::account_event(USER_CREATED, &user.id.to_hex(), &[("email", &email)]);
+        self.store.append_event(USER_CREATED, &event).await?;
         Ok(user)
     }
 
@@ -330,13 +333,16 @@ impl Accounts {
         // when this login's check ran before it (see `change_password`).
         match self.users.find_by_id(user.id).await? {
             None => {
-                self.store.end_all(&user_id, None).await?;
+                self.store
+                    .end_all(&user_id, None, Reason::UserDeleted)
+                    .await?;
                 return Err(AccountError::InvalidCredentials);
             }
             Some(now) if now.password_hash != checked_hash => {
                 if !outcome.reused {
+                    let opened = (outcome.session_id.as_str(), outcome.token.as_str());
                     self.store
-                        .end(&user_id, &outcome.session_id, &outcome.token)
+                        .end(&user_id, opened, Reason::PasswordChanged)
                         .await?;
                 }
                 tracing::info!("login raced a password change; its session ended");
@@ -474,9 +480,10 @@ impl Accounts {
     /// Ends the presented session if Redis still holds it.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %session.user_id))]
     pub async fn log_out(&self, session: &Session) -> Result<(), AccountError> {
+        let presented = (session.session_id.as_str(), session.token.as_str());
         if self
             .store
-            .end(&session.user_id, &session.session_id, &session.token)
+            .end(&session.user_id, presented, Reason::Logout)
             .await?
         {
             count("sessions_ended_total", "reason", "logout");
@@ -500,8 +507,12 @@ impl Accounts {
         caller: &Session,
         session_id: &str,
     ) -> Result<(), AccountError> {
-        if self.sessions.end(&caller.user_id, session_id).await? {
-            count("sessions_ended_total", "reason", "logout");
+        if self
+            .sessions
+            .end(&caller.user_id, session_id, Reason::Revoked)
+            .await?
+        {
+            count("sessions_ended_total", "reason", "revoked");
             tracing::info!("session ended by its owner");
             Ok(())
         } else {
@@ -514,7 +525,11 @@ impl Accounts {
     pub async fn log_out_others(&self, caller: &Session) -> Result<u64, AccountError> {
         let ended = self
             .store
-            .end_all(&caller.user_id, Some(&caller.session_id))
+            .end_all(
+                &caller.user_id,
+                Some(&caller.session_id),
+                Reason::LogoutOthers,
+            )
             .await?;
         count_by("sessions_ended_total", "reason", "logout_others", ended);
         Ok(ended)
@@ -523,7 +538,10 @@ impl Accounts {
     /// Ends every session of the caller, the presented one too.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn log_out_all(&self, caller: &Session) -> Result<u64, AccountError> {
-        let ended = self.store.end_all(&caller.user_id, None).await?;
+        let ended = self
+            .store
+            .end_all(&caller.user_id, None, Reason::LogoutAll)
+            .await?;
         count_by("sessions_ended_total", "reason", "logout_all", ended);
         Ok(ended)
     }
@@ -578,9 +596,17 @@ impl Accounts {
             .map_err(|_| AccountError::Internal)?;
         let hash = self.passwords.hash(new, Priority::Interactive).await?;
         self.users.update_password_hash(user.id, &hash).await?;
+        // The event follows the write; the other sessions end whether or not it could
+        // be appended (a 503 then says the change stands).
+        let event = events::account_event(PASSWORD_CHANGED, &caller.user_id, &[("via", "change")]);
+        let appended = self.store.append_event(PASSWORD_CHANGED, &event).await;
         let ended = self
             .store
-            .end_all(&caller.user_id, Some(&caller.session_id))
+            .end_all(
+                &caller.user_id,
+                Some(&caller.session_id),
+                Reason::PasswordChanged,
+            )
             .await?;
         count_by("sessions_ended_total", "reason", "password_changed", ended);
         if !self
@@ -591,6 +617,7 @@ impl Accounts {
             // The caller's own session ended meanwhile (a logout elsewhere).
             return Err(AccountError::Auth(AuthError::SessionNotFound));
         }
+        appended?;
         tracing::info!(
             ended,
             "password changed; other sessions ended, this one rotated"
@@ -613,7 +640,7 @@ impl Accounts {
     #[tracing::instrument(skip_all)]
     pub async fn admin_end_sessions(&self, user_id: &str) -> Result<u64, AccountError> {
         let user_id = checked_user_id(user_id)?;
-        let ended = self.store.end_all(&user_id, None).await?;
+        let ended = self.store.end_all(&user_id, None, Reason::Admin).await?;
         count_by("sessions_ended_total", "reason", "admin", ended);
         tracing::info!(ended, "sessions ended by an admin");
         Ok(ended)
@@ -627,14 +654,27 @@ impl Accounts {
     pub async fn delete_user(&self, user_id: &str) -> Result<(), AccountError> {
         let user_id = checked_user_id(user_id)?;
         let id = bson_id(&user_id)?;
-        let ended = self.store.end_all(&user_id, None).await?;
+        let ended = self
+            .store
+            .end_all(&user_id, None, Reason::UserDeleted)
+            .await?;
         if !self.users.delete(id).await? {
-            count_by("sessions_ended_total", "reason", "admin", ended);
+            count_by("sessions_ended_total", "reason", "user_deleted", ended);
             return Err(AccountError::NotFound);
         }
-        let late = self.store.end_all(&user_id, None).await?;
-        count_by("sessions_ended_total", "reason", "admin", ended + late);
+        let late = self
+            .store
+            .end_all(&user_id, None, Reason::UserDeleted)
+            .await?;
+        count_by(
+            "sessions_ended_total",
+            "reason",
+            "user_deleted",
+            ended + late,
+        );
         tracing::info!(late, "user deleted by an admin; every session ended");
+        let event = events::account_event(USER_DELETED, &user_id, &[]);
+        self.store.append_event(USER_DELETED, &event).await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use session_core::events::{self, EventsSettings};
 use session_core::settings::{
     self, InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, RedisSettings,
     ServerSettings, SessionSettings, SettingsError,
@@ -40,6 +41,17 @@ cache_max_age_ms = 5000
 [signup]
 max_per_ip_per_hour = 20
 max_per_minute = 300
+
+[events]
+enabled = true
+max_len = 100000
+
+[webhook]
+types = ""
+timeout_ms = 5000
+retry_initial_ms = 1000
+max_attempts = 10
+claim_idle_ms = 30000
 "#;
 
 /// Everything the auth-service reads at start.
@@ -73,6 +85,100 @@ pub struct Settings {
     /// The admin endpoints' token.
     #[serde(default)]
     pub admin: AdminSettings,
+    /// The session event stream.
+    pub events: EventsSettings,
+    /// Webhook delivery of the events.
+    pub webhook: WebhookSettings,
+}
+
+/// Delivery of the session events to one HTTP endpoint, signed per the Standard
+/// Webhooks specification (`webhook.*`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Where events are posted; none: no webhooks.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `whsec_` + base64 of at least 24 bytes; required with the url.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Comma-separated event types to deliver; empty: all.
+    pub types: String,
+    /// A try that has no answer after this long failed.
+    pub timeout_ms: u64,
+    /// The first retry's delay; each next doubles, up to an hour.
+    pub retry_initial_ms: u64,
+    /// Tries in all, the first included; then the event goes to `<stream>:dead`.
+    pub max_attempts: u32,
+    /// An entry another replica claimed and left this long is taken over.
+    pub claim_idle_ms: u64,
+}
+
+impl WebhookSettings {
+    /// The event types to deliver (every type when `webhook.types` is empty), or the
+    /// error naming the key.
+    pub fn type_list(&self) -> Result<Vec<&'static str>, SettingsError> {
+        let named: Vec<&str> = self
+            .types
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if named.is_empty() {
+            return Ok(events::TYPES.to_vec());
+        }
+        named
+            .into_iter()
+            .map(|name| {
+                events::known_type(name).ok_or(SettingsError::OutOfRange {
+                    key: "webhook.types",
+                    allowed: "a comma-separated list of session.created, session.ended, user.created, user.deleted, user.email_verified, password.changed",
+                })
+            })
+            .collect()
+    }
+
+    /// Refuses a url without a secret, a malformed secret or url, unknown types and
+    /// bounds of zero.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        self.type_list()?;
+        let Some(url) = &self.url else {
+            return Ok(());
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || reqwest::Url::parse(url).is_err()
+        {
+            return Err(SettingsError::Malformed {
+                key: "webhook.url".into(),
+                expected: "an http:// or https:// URL",
+            });
+        }
+        let Some(secret) = &self.secret else {
+            return Err(SettingsError::Missing {
+                key: "webhook.secret",
+                needed_by: "webhook.url",
+            });
+        };
+        if events::decode_secret(secret.expose_secret()).is_err() {
+            return Err(SettingsError::Malformed {
+                key: "webhook.secret".into(),
+                expected: "whsec_ followed by the base64 of at least 24 random bytes",
+            });
+        }
+        for (key, value) in [
+            ("webhook.timeout_ms", self.timeout_ms),
+            ("webhook.retry_initial_ms", self.retry_initial_ms),
+            ("webhook.claim_idle_ms", self.claim_idle_ms),
+            ("webhook.max_attempts", u64::from(self.max_attempts)),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::OutOfRange {
+                    key,
+                    allowed: "positive",
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The admin endpoints' secret: its own, never the internal token.
@@ -202,6 +308,19 @@ impl Settings {
             return Err(SettingsError::OutOfRange {
                 key: "password.max_queue",
                 allowed: "between 1 and 100000",
+            });
+        }
+        self.webhook.check()?;
+        if self.events.max_len == 0 {
+            return Err(SettingsError::OutOfRange {
+                key: "events.max_len",
+                allowed: "positive",
+            });
+        }
+        if self.webhook.url.is_some() && !self.events.enabled {
+            return Err(SettingsError::Conflict {
+                key: "webhook.url",
+                other: "events.enabled = false (webhooks deliver the event stream)",
             });
         }
         if self.login.failure_window_seconds == 0 {

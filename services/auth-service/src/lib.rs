@@ -9,6 +9,7 @@
 //! - [`users`]: the MongoDB `users` collection.
 //! - [`password`]: bcrypt off the async workers.
 //! - [`throttle`]: failed-login limits in Redis.
+//! - [`webhooks`]: delivery of the session events as signed webhooks.
 //! - [`error`]: the contract's error codes as responses.
 
 pub mod accounts;
@@ -20,3 +21,4 @@ pub mod startup;
 pub mod throttle;
 pub mod user_sessions;
 pub mod users;
+pub mod webhooks;

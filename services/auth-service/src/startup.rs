@@ -20,6 +20,7 @@ use crate::routes;
 use crate::routes::{AdminToken, InternalToken, Verifier};
 use crate::throttle::Throttle;
 use crate::users::UserRepository;
+use crate::webhooks::Delivery;
 
 /// A built auth-service, bound to its port, not yet running.
 pub struct Application {
@@ -49,7 +50,8 @@ impl Application {
         if let Some(kid) = codec.signing_key_id() {
             tracing::info!(kid, "signing sessions with EdDSA");
         }
-        let mut store = SessionStore::new(&settings.redis, &settings.session)?;
+        let mut store =
+            SessionStore::new(&settings.redis, &settings.session)?.emitting(&settings.events);
         // /verify's validation cache, when on: this instance's own session changes drop
         // its entries before they answer (others hear of them on the channel).
         let verify_cache = settings.validation.cache.then(|| {
@@ -93,6 +95,9 @@ impl Application {
             throttle,
             settings.session.accept_user_id_header,
         );
+        if let Some(delivery) = Delivery::new(&settings, accounts.store().redis().clone())? {
+            delivery.spawn();
+        }
         let codec_for_jwks = codec.clone();
         let validator = SessionValidator::Local(LocalValidator::new(
             codec,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use session_core::events::Reason;
 use session_core::settings::PerUser;
 use session_core::store::SessionRecord;
 use session_core::token::{Origin, is_session_id};
@@ -53,15 +54,25 @@ impl UserSessions {
         })
     }
 
-    /// Ends the user's session `session_id`, whatever token it holds; false when it is
-    /// not one of the user's live sessions (an id of the wrong shape included).
+    /// Ends the user's session `session_id`, whatever token it holds, for `reason`;
+    /// false when it is not one of the user's live sessions (an id of the wrong shape
+    /// included).
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn end(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError> {
+    pub async fn end(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        reason: Reason,
+    ) -> Result<bool, StoreError> {
         if !is_session_id(session_id) {
             return Ok(false);
         }
         match self.store.per_user() {
-            PerUser::Multiple => self.store.end_by_id(user_id, session_id, "").await,
+            PerUser::Multiple => {
+                self.store
+                    .end_by_id(user_id, (session_id, ""), reason)
+                    .await
+            }
             PerUser::Single => match self.store.held(user_id, "").await? {
                 Some(held)
                     if self
@@ -69,16 +80,22 @@ impl UserSessions {
                         .decode(&held.secret)
                         .is_ok_and(|c| c.sid == session_id) =>
                 {
-                    self.store.revoke(user_id, &held.secret).await
+                    self.store.revoke(user_id, &held.secret, reason).await
                 }
                 _ => Ok(false),
             },
         }
     }
 
-    /// Ends every session of the user but `keep` (a session id); how many ended.
+    /// Ends every session of the user but `keep` (a session id), for `reason`; how
+    /// many ended.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        self.store.end_all(user_id, keep).await
+    pub async fn end_all(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: Reason,
+    ) -> Result<u64, StoreError> {
+        self.store.end_all(user_id, keep, reason).await
     }
 }

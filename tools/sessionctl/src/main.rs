@@ -27,6 +27,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config_check::Service;
 
 mod config_check;
+mod events;
 mod keygen;
 mod mask;
 mod output;
@@ -64,6 +65,25 @@ enum Command {
     /// Check a service's configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Read the session event stream (reads the auth-service's configuration).
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Print events as they are appended, one JSON object a line.
+    Tail(TailArgs),
+}
+
+#[derive(Debug, Args)]
+struct TailArgs {
+    /// Start with every event the stream still holds, not only new ones.
+    #[arg(long)]
+    from_start: bool,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +199,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sessions::end(&who, &which, cli.json).await?;
         }
         Command::Keygen(args) => keygen::run(args.key_id, args.out.as_deref(), cli.json)?,
+        Command::Events(EventsCommand::Tail(args)) => {
+            events::tail(args.from_start, args.count).await?;
+        }
         Command::Config(ConfigCommand::Check(args)) => {
             return config_check::run(args.service, cli.json).await;
         }

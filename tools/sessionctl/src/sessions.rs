@@ -12,6 +12,7 @@ use auth_service::user_sessions::UserSessions;
 use auth_service::users::UserRepository;
 use serde::Serialize;
 use session_core::credential::is_user_id;
+use session_core::events::Reason;
 use session_core::session::rfc3339;
 use session_core::settings::PerUser;
 use session_core::store::SessionRecord;
@@ -82,7 +83,8 @@ impl Sessions {
     fn open() -> anyhow::Result<Self> {
         let settings = Settings::load()?;
         let codec = TokenCodec::new(&settings.jwt)?;
-        let store = SessionStore::new(&settings.redis, &settings.session)?;
+        let store =
+            SessionStore::new(&settings.redis, &settings.session)?.emitting(&settings.events);
         Ok(Self {
             sessions: UserSessions::new(store, Arc::new(codec)),
             settings,
@@ -258,7 +260,7 @@ pub async fn end(who: &Who, which: &Which, json: bool) -> anyhow::Result<()> {
         Which::One(session_id) => {
             let ended = ctl
                 .sessions
-                .end(&user.user_id, session_id)
+                .end(&user.user_id, session_id, Reason::Admin)
                 .await
                 .map_err(|_| ctl.redis_down())?;
             if !ended {
@@ -276,7 +278,7 @@ pub async fn end(who: &Who, which: &Which, json: bool) -> anyhow::Result<()> {
         Which::All => {
             let ended = ctl
                 .sessions
-                .end_all(&user.user_id, None)
+                .end_all(&user.user_id, None, Reason::Admin)
                 .await
                 .map_err(|_| ctl.redis_down())?;
             EndOutput {

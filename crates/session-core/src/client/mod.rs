@@ -84,7 +84,7 @@ pub fn check_url(
 
 /// A pooled HTTP client per `options`: HTTPS with rustls (the system's roots plus the
 /// CA file), a proxy only when configured.
-fn http_client(options: &ClientOptions) -> Result<reqwest::Client, SettingsError> {
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, SettingsError> {
     // rustls needs one process-wide crypto provider; a second install is a no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()

@@ -14,18 +14,24 @@
 //! never "not found".
 
 mod backend;
+mod events;
 mod multiple;
 pub mod record;
 pub mod redis;
 mod single;
 
 pub use backend::Connection;
+pub use events::EventStream;
 pub use multiple::token_digest;
 pub use record::{Held, NewSession, Opened, SessionRecord, StoredSession};
 pub use redis::{Change, Redis};
 
 pub use crate::error::StoreError;
-use crate::settings::{PerUser, RedisSettings, SessionSettings, SettingsError, WhenFull};
+use crate::events::{EventsSettings, Reason};
+use crate::settings::{
+    PerUser, RedisMode, RedisSettings, SessionSettings, SettingsError, WhenFull,
+};
+use events::{Created, Emit};
 use multiple::Multiple;
 use record::{Keys, Lifetime};
 use single::Single;
@@ -61,6 +67,10 @@ pub struct SessionStore {
     single: Single,
     layout: Layout,
     changes: Option<std::sync::Arc<dyn Changes>>,
+    /// Where session events go (none: not appended).
+    events: Option<EventStream>,
+    /// A Redis Cluster: the stream is in another slot than a user's keys.
+    cluster: bool,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -95,6 +105,8 @@ impl SessionStore {
             single: Single::new(),
             layout,
             changes: None,
+            events: None,
+            cluster: redis.mode == RedisMode::Cluster,
         };
         // Say at start (not only at the first request) when Redis cannot be reached:
         // a wrong address, password or TLS certificate shows in the log at once.
@@ -116,6 +128,50 @@ impl SessionStore {
     pub fn telling(mut self, changes: std::sync::Arc<dyn Changes>) -> Self {
         self.changes = Some(changes);
         self
+    }
+
+    /// This store, appending session events to the stream `events.*` names (when
+    /// enabled): in the scripts themselves, or right after them on a Cluster.
+    pub fn emitting(mut self, settings: &EventsSettings) -> Self {
+        self.events = settings.enabled.then(|| {
+            EventStream::new(
+                settings.stream_key(self.keys.prefix()),
+                settings.max_len,
+                !self.cluster,
+            )
+        });
+        self
+    }
+
+    /// The event stream, when events are on.
+    pub fn event_stream(&self) -> Option<&EventStream> {
+        self.events.as_ref()
+    }
+
+    /// Appends an account event (`user.*`, `password.changed`; JSON from
+    /// [`crate::events::account_event`]) after the change it tells of. Events off:
+    /// nothing. A failure is `Unavailable` (the change stands; the caller answers 503).
+    pub async fn append_event(&self, kind: &'static str, data: &str) -> Result<(), StoreError> {
+        match &self.events {
+            Some(stream) => events::append(&self.redis, stream, kind, data).await,
+            None => Ok(()),
+        }
+    }
+
+    fn emit(&self, user_id: &str, reason: Reason, created: Option<Created<'_>>) -> Emit<'_> {
+        Emit::new(self.events.as_ref(), user_id, reason, created)
+    }
+
+    /// A new session's `session.created`, its id read from its token in the script.
+    fn created_from_token(&self) -> Created<'static> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let ttl_ms = i64::try_from(self.lifetime.ttl_seconds.saturating_mul(1000)).unwrap_or(0);
+        Created {
+            session_id: "",
+            ends_ms: now_ms.saturating_add(ttl_ms),
+            ip: None,
+            user_agent: None,
+        }
     }
 
     /// Tells [`Changes`] that a session of `user_id` changed.
@@ -197,22 +253,24 @@ impl SessionStore {
         token: &str,
     ) -> Result<StoredSession, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
+        let emit = self.emit(user_id, Reason::Evicted, Some(self.created_from_token()));
         let stored = self
             .single
-            .create_or_reuse(&self.redis, &self.keys, user_id, token, ttl)
+            .create_or_reuse(&self.redis, &self.keys, user_id, token, ttl, &emit)
             .await;
         self.changed(user_id);
         stored
     }
 
     /// `single` mode: replaces `old` with `new` (fresh expiry) only if the key still
-    /// holds `old`.
+    /// holds `old`: the old session ends (`evicted`), the new one starts.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn replace(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
         let ttl = self.lifetime.ttl_seconds;
+        let emit = self.emit(user_id, Reason::Evicted, Some(self.created_from_token()));
         let replaced = self
             .single
-            .replace(&self.redis, &self.keys, user_id, (old, new), ttl)
+            .replace(&self.redis, &self.keys, user_id, (old, new), ttl, &emit)
             .await;
         self.changed(user_id);
         replaced
@@ -227,10 +285,16 @@ impl SessionStore {
     /// `single` mode: deletes the user's session only if it still holds `token`; true
     /// when deleted.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
-    pub async fn revoke(&self, user_id: &str, token: &str) -> Result<bool, StoreError> {
+    pub async fn revoke(
+        &self,
+        user_id: &str,
+        token: &str,
+        reason: Reason,
+    ) -> Result<bool, StoreError> {
+        let emit = self.emit(user_id, reason, None);
         let revoked = self
             .single
-            .revoke(&self.redis, &self.keys, user_id, token)
+            .revoke(&self.redis, &self.keys, user_id, token, &emit)
             .await;
         self.changed(user_id);
         revoked
@@ -244,9 +308,17 @@ impl SessionStore {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ends_ms = self.lifetime.ends_ms(now_ms, new.absolute_expires_at);
         let (redis, keys) = (&self.redis, &self.keys);
+        let created = Created {
+            session_id: new.session_id,
+            ends_ms,
+            ip: new.origin.ip.as_deref(),
+            user_agent: new.origin.user_agent.as_deref(),
+        };
+        let emit = self.emit(new.user_id, Reason::Evicted, Some(created));
+        let times = (now_ms, ends_ms);
         let opened = match &self.layout {
-            Layout::Single => self.single.open(redis, keys, new, (now_ms, ends_ms)).await,
-            Layout::Multiple(multiple) => multiple.open(redis, keys, new, (now_ms, ends_ms)).await,
+            Layout::Single => self.single.open(redis, keys, new, times, &emit).await,
+            Layout::Multiple(multiple) => multiple.open(redis, keys, new, times, &emit).await,
         };
         self.changed(new.user_id);
         opened
@@ -263,21 +335,23 @@ impl SessionStore {
         }
     }
 
-    /// Ends the session that `token` is (logout); false when it had ended already.
+    /// Ends the session that `token` is (logout, for `reason`); false when it had
+    /// ended already.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn end(
         &self,
         user_id: &str,
-        session_id: &str,
-        token: &str,
+        (session_id, token): (&str, &str),
+        reason: Reason,
     ) -> Result<bool, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
+        let emit = self.emit(user_id, reason, None);
         match &self.layout {
-            Layout::Single => self.single.revoke(redis, keys, user_id, token).await,
+            Layout::Single => self.single.revoke(redis, keys, user_id, token, &emit).await,
             Layout::Multiple(multiple) => {
                 let digest = token_digest(token);
                 multiple
-                    .end_by_id(redis, keys, user_id, session_id, &digest)
+                    .end_by_id(redis, keys, user_id, session_id, &digest, &emit)
                     .await
             }
         }
@@ -290,14 +364,15 @@ impl SessionStore {
     pub async fn end_by_id(
         &self,
         user_id: &str,
-        session_id: &str,
-        digest: &str,
+        (session_id, digest): (&str, &str),
+        reason: Reason,
     ) -> Result<bool, StoreError> {
+        let emit = self.emit(user_id, reason, None);
         let ended = match &self.layout {
             Layout::Single => Ok(false),
             Layout::Multiple(multiple) => {
                 multiple
-                    .end_by_id(&self.redis, &self.keys, user_id, session_id, digest)
+                    .end_by_id(&self.redis, &self.keys, user_id, session_id, digest, &emit)
                     .await
             }
         };
@@ -305,14 +380,20 @@ impl SessionStore {
         ended
     }
 
-    /// Ends every session of the user except `keep` (a session id); returns how many
-    /// ended. In `single` mode a `keep` leaves the one session alone.
+    /// Ends every session of the user except `keep` (a session id), for `reason`;
+    /// returns how many ended. In `single` mode a `keep` leaves the one session alone.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
-    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+    pub async fn end_all(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: Reason,
+    ) -> Result<u64, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
+        let emit = self.emit(user_id, reason, None);
         let ended = match &self.layout {
-            Layout::Single => self.single.end_all(redis, keys, user_id, keep).await,
-            Layout::Multiple(multiple) => multiple.end_all(redis, keys, user_id, keep).await,
+            Layout::Single => self.single.end_all(redis, keys, user_id, keep, &emit).await,
+            Layout::Multiple(multiple) => multiple.end_all(redis, keys, user_id, keep, &emit).await,
         };
         self.changed(user_id);
         ended
@@ -324,7 +405,10 @@ impl SessionStore {
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         match &self.layout {
             Layout::Single => Ok(Vec::new()),
-            Layout::Multiple(multiple) => multiple.list(&self.redis, &self.keys, user_id).await,
+            Layout::Multiple(multiple) => {
+                let emit = self.emit(user_id, Reason::Expired, None);
+                multiple.list(&self.redis, &self.keys, user_id, &emit).await
+            }
         }
     }
 

@@ -9,12 +9,15 @@
 //!   reads it, so nothing relies on keyspace notifications.
 //!
 //! Every script that ends or creates a session announces the user's id on the
-//! invalidation channel in the same atomic step.
+//! invalidation channel in the same atomic step, and appends its events (see
+//! `super::events`): a member pruned from the index because its session is gone is a
+//! `session.ended` with reason `expired`.
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::events::{Emit, PRELUDE};
 use super::record::{Held, Keys, NewSession, Opened, SessionRecord};
 use super::redis::{Change, Redis};
 use crate::error::StoreError;
@@ -23,21 +26,25 @@ use crate::token::Origin;
 /// Prunes the index, makes room (evicting the oldest, or refusing), stores the
 /// session. KEYS: index. ARGV: base, sid, digest, created ms, created s, absolute s,
 /// ends s, ip, ua, max, deny (1/0), channel, user id, now s, ends ms.
-/// Returns {created (1/0), evicted}.
+/// Answers {created (1/0), evicted}.
 const OPEN: &str = r"
 local base = ARGV[1]
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', base .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+  if redis.call('EXISTS', base .. id) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    ended(id, 'expired')
+  end
 end
 local max = tonumber(ARGV[10])
 local n = redis.call('ZCARD', KEYS[1])
 local evicted = 0
 if n >= max then
-  if ARGV[11] == '1' then return {0, 0} end
+  if ARGV[11] == '1' then return {{0, 0}, OUT} end
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - max)) do
     redis.call('DEL', base .. id)
     redis.call('ZREM', KEYS[1], id)
     evicted = evicted + 1
+    ended(id, 'evicted')
   end
 end
 local key = base .. ARGV[2]
@@ -48,12 +55,14 @@ if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) - tonumber(ARGV[14]) then
   redis.call('EXPIREAT', KEYS[1], ARGV[6])
 end
 redis.call('PUBLISH', ARGV[12], ARGV[13])
-return {1, evicted}
+created(ARGV[3])
+return {{1, evicted}, OUT}
 ";
 
 /// Ends one session, only while it still holds the presented token's digest (an
-/// empty digest ends it whatever it holds). KEYS: index. ARGV: base, sid, digest,
-/// channel, user id. Returns 1 when a session ended.
+/// empty digest ends it whatever it holds); a session that holds another digest stays
+/// as it is, in the index too. KEYS: index. ARGV: base, sid, digest, channel, user
+/// id. Answers 1 when a session ended.
 const END_ONE: &str = r"
 local key = ARGV[1] .. ARGV[2]
 local held = redis.call('HGET', key, 'd')
@@ -61,29 +70,37 @@ if held and (ARGV[3] == '' or held == ARGV[3]) then
   redis.call('DEL', key)
   redis.call('ZREM', KEYS[1], ARGV[2])
   redis.call('PUBLISH', ARGV[4], ARGV[5])
-  return 1
+  ended(ARGV[2], EV.r)
+  return {1, OUT}
 end
-redis.call('ZREM', KEYS[1], ARGV[2])
-return 0
+if not held and redis.call('ZREM', KEYS[1], ARGV[2]) == 1 then
+  ended(ARGV[2], 'expired')
+end
+return {0, OUT}
 ";
 
 /// Ends every session of the user but `keep` (empty: all). KEYS: index. ARGV: base,
-/// keep, channel, user id. Returns how many ended.
+/// keep, channel, user id. Answers how many ended.
 const END_ALL: &str = r"
 local base = ARGV[1]
-local ended = 0
+local n = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if id ~= ARGV[2] then
-    ended = ended + redis.call('DEL', base .. id)
+    if redis.call('DEL', base .. id) == 1 then
+      n = n + 1
+      ended(id, EV.r)
+    else
+      ended(id, 'expired')
+    end
     redis.call('ZREM', KEYS[1], id)
   end
 end
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
-return ended
+return {n, OUT}
 ";
 
-/// Prunes the index and returns each live session as {id, c, a, e, ip, ua}.
+/// Prunes the index and answers each live session as {id, c, a, e, ip, ua}.
 /// KEYS: index. ARGV: base.
 const LIST: &str = r"
 local out = {}
@@ -93,9 +110,10 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     table.insert(out, {id, f[1], f[2], f[3], f[4] or '', f[5] or ''})
   else
     redis.call('ZREM', KEYS[1], id)
+    ended(id, 'expired')
   end
 end
-return out
+return {out, OUT}
 ";
 
 /// Pushes the idle deadline to min(now + idle, absolute) while the session holds the
@@ -146,10 +164,10 @@ impl Multiple {
     pub(super) fn new(max_per_user: u32, deny_when_full: bool) -> Self {
         Self {
             scripts: Arc::new(Scripts {
-                open: redis::Script::new(OPEN),
-                end_one: redis::Script::new(END_ONE),
-                end_all: redis::Script::new(END_ALL),
-                list: redis::Script::new(LIST),
+                open: redis::Script::new(&format!("{PRELUDE}{OPEN}")),
+                end_one: redis::Script::new(&format!("{PRELUDE}{END_ONE}")),
+                end_all: redis::Script::new(&format!("{PRELUDE}{END_ALL}")),
+                list: redis::Script::new(&format!("{PRELUDE}{LIST}")),
                 touch: redis::Script::new(TOUCH),
                 rotate: redis::Script::new(ROTATE),
             }),
@@ -166,14 +184,15 @@ impl Multiple {
         keys: &Keys,
         new: &NewSession<'_>,
         (now_ms, ends_ms): (i64, i64),
+        emit: &Emit<'_>,
     ) -> Result<Opened, StoreError> {
         let index = keys.index_key(new.user_id);
         let base = keys.user_base(new.user_id);
         let digest = token_digest(new.token);
-        let (created, evicted): (i64, u64) = redis
-            .script(
-                "open",
-                Change::Sessions,
+        let (created, evicted): (i64, u64) = emit
+            .run(
+                redis,
+                ("open", Change::Sessions),
                 self.scripts
                     .open
                     .key(&index)
@@ -228,13 +247,14 @@ impl Multiple {
         user_id: &str,
         session_id: &str,
         digest: &str,
+        emit: &Emit<'_>,
     ) -> Result<bool, StoreError> {
         let index = keys.index_key(user_id);
         let base = keys.user_base(user_id);
-        let ended: i64 = redis
-            .script(
-                "end_one",
-                Change::Sessions,
+        let ended: i64 = emit
+            .run(
+                redis,
+                ("end_one", Change::Sessions),
                 self.scripts
                     .end_one
                     .key(&index)
@@ -255,22 +275,22 @@ impl Multiple {
         keys: &Keys,
         user_id: &str,
         keep: Option<&str>,
+        emit: &Emit<'_>,
     ) -> Result<u64, StoreError> {
         let index = keys.index_key(user_id);
         let base = keys.user_base(user_id);
-        redis
-            .script(
-                "end_all",
-                Change::Sessions,
-                self.scripts
-                    .end_all
-                    .key(&index)
-                    .arg(&base)
-                    .arg(keep.unwrap_or(""))
-                    .arg(keys.channel())
-                    .arg(user_id),
-            )
-            .await
+        emit.run(
+            redis,
+            ("end_all", Change::Sessions),
+            self.scripts
+                .end_all
+                .key(&index)
+                .arg(&base)
+                .arg(keep.unwrap_or(""))
+                .arg(keys.channel())
+                .arg(user_id),
+        )
+        .await
     }
 
     /// The user's live sessions, newest first.
@@ -279,13 +299,14 @@ impl Multiple {
         redis: &Redis,
         keys: &Keys,
         user_id: &str,
+        emit: &Emit<'_>,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let index = keys.index_key(user_id);
         let base = keys.user_base(user_id);
-        let rows: Vec<(String, i64, i64, i64, String, String)> = redis
-            .script(
-                "list",
-                Change::Nothing,
+        let rows: Vec<(String, i64, i64, i64, String, String)> = emit
+            .run(
+                redis,
+                ("list", Change::Nothing),
                 self.scripts.list.key(&index).arg(&base),
             )
             .await?;

@@ -158,40 +158,58 @@ impl Redis {
         change: Change,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
+        let (value, confirmed) = self.script_confirmed(what, change, invocation).await?;
+        self.confirmed(what, confirmed)?;
+        Ok(value)
+    }
+
+    /// As [`Redis::script`], answering whether enough replicas confirmed the change
+    /// instead of acting on it (see [`Redis::confirmed`]).
+    pub async fn script_confirmed<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        change: Change,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<(T, bool), StoreError> {
         let wait = match change {
             Change::Nothing => 0,
             Change::Sessions => self.wait_replicas,
         };
         let timeout_ms = self.timeout.as_millis() as u64;
-        let (value, confirmed) = self
-            .with_connection(what, |mut conn| async move {
-                let value = invocation.invoke_async(&mut conn).await?;
-                if wait == 0 {
-                    return Ok((value, true));
-                }
-                let acked: i64 = redis::cmd("WAIT")
-                    .arg(wait)
-                    .arg(timeout_ms / 2)
-                    .query_async(&mut conn)
-                    .await?;
-                Ok((value, acked >= i64::from(wait)))
-            })
-            .await?;
-        if !confirmed {
-            crate::measure::count("redis_wait_replicas_timeouts_total", "", "");
-            tracing::warn!(
-                command = what,
-                wanted = wait,
-                strict = self.wait_strict,
-                "fewer replicas acknowledged than redis.wait_replicas in time"
-            );
-            if self.wait_strict {
-                // Applied on the master, not confirmed: a failover could undo it. The
-                // client is told to retry (a retried logout finds nothing to end).
-                return Err(StoreError::Unavailable);
+        self.with_connection(what, |mut conn| async move {
+            let value = invocation.invoke_async(&mut conn).await?;
+            if wait == 0 {
+                return Ok((value, true));
             }
+            let acked: i64 = redis::cmd("WAIT")
+                .arg(wait)
+                .arg(timeout_ms / 2)
+                .query_async(&mut conn)
+                .await?;
+            Ok((value, acked >= i64::from(wait)))
+        })
+        .await
+    }
+
+    /// What an unconfirmed change answers: with `redis.wait_replicas_strict`,
+    /// `Unavailable` (applied on the master, not confirmed: a failover could undo it;
+    /// the client is told to retry, and a retried logout finds nothing to end);
+    /// otherwise it is logged and counted and the answer stands.
+    pub fn confirmed(&self, what: &'static str, confirmed: bool) -> Result<(), StoreError> {
+        if confirmed {
+            return Ok(());
         }
-        Ok(value)
+        crate::measure::count("redis_wait_replicas_timeouts_total", "", "");
+        tracing::warn!(
+            command = what,
+            wanted = self.wait_replicas,
+            strict = self.wait_strict,
+            "fewer replicas acknowledged than redis.wait_replicas in time"
+        );
+        if self.wait_strict {
+            return Err(StoreError::Unavailable);
+        }
+        Ok(())
     }
 
     /// Runs a read on the reader connection, bounded by the timeout.

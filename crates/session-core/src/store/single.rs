@@ -3,23 +3,27 @@
 
 use std::sync::Arc;
 
+use super::events::{Emit, PRELUDE};
 use super::record::{Held, Keys, Lifetime, NewSession, Opened, StoredSession, ex_seconds};
 use super::redis::{Change, Redis};
 use crate::error::StoreError;
 
 // Every script that changes a session announces the user's id on the invalidation
-// channel in the same atomic step, for the validation caches of other instances.
+// channel in the same atomic step, for the validation caches of other instances; those
+// that create or end one begin with the event prelude (`super::events`), take the
+// event context as their last argument and answer `{result, events}`.
 
-/// Sets the key to the new token unless a session exists; returns `{created, token}`.
+/// Sets the key to the new token unless a session exists; answers `{created, token}`.
 /// ARGV: token, ttl, channel, user id.
 const CREATE_OR_REUSE: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current then
-  return {0, current}
+  return {{0, current}, OUT}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
-return {1, ARGV[1]}
+created(ARGV[1])
+return {{1, ARGV[1]}, OUT}
 ";
 
 /// Deletes the key only while it still holds the presented token.
@@ -28,27 +32,32 @@ const COMPARE_AND_DELETE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
-  return 1
+  ended(sid_of(ARGV[1]), EV.r)
+  return {1, OUT}
 end
-return 0
+return {0, OUT}
 ";
 
-/// Replaces the token only while the key still holds the old one.
-/// ARGV: old token, new token, ttl, channel, user id.
+/// Replaces the token only while the key still holds the old one (the old session
+/// ends, a new one starts). ARGV: old token, new token, ttl, channel, user id.
 const COMPARE_AND_SET: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   redis.call('PUBLISH', ARGV[4], ARGV[5])
-  return 1
+  ended(sid_of(ARGV[1]), EV.r)
+  created(ARGV[2])
+  return {1, OUT}
 end
-return 0
+return {0, OUT}
 ";
 
 /// Ends the user's single session whatever token it holds. ARGV: channel, user id.
 const END_SINGLE: &str = r"
+local current = redis.call('GET', KEYS[1])
 local n = redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return n
+if current then ended(sid_of(current), EV.r) end
+return {n, OUT}
 ";
 
 /// Pushes a single session's expiry to min(now + idle, exp) while the key holds the
@@ -92,10 +101,10 @@ impl Single {
     pub(super) fn new() -> Self {
         Self {
             scripts: Arc::new(Scripts {
-                create_or_reuse: redis::Script::new(CREATE_OR_REUSE),
-                compare_and_delete: redis::Script::new(COMPARE_AND_DELETE),
-                compare_and_set: redis::Script::new(COMPARE_AND_SET),
-                end: redis::Script::new(END_SINGLE),
+                create_or_reuse: redis::Script::new(&format!("{PRELUDE}{CREATE_OR_REUSE}")),
+                compare_and_delete: redis::Script::new(&format!("{PRELUDE}{COMPARE_AND_DELETE}")),
+                compare_and_set: redis::Script::new(&format!("{PRELUDE}{COMPARE_AND_SET}")),
+                end: redis::Script::new(&format!("{PRELUDE}{END_SINGLE}")),
                 touch: redis::Script::new(TOUCH_SINGLE),
                 rotate: redis::Script::new(ROTATE_SINGLE),
             }),
@@ -110,12 +119,13 @@ impl Single {
         user_id: &str,
         token: &str,
         seconds: u64,
+        emit: &Emit<'_>,
     ) -> Result<StoredSession, StoreError> {
         let key = keys.user_key(user_id);
-        let (created, token): (i64, String) = redis
-            .script(
-                "create_or_reuse",
-                Change::Sessions,
+        let (created, token): (i64, String) = emit
+            .run(
+                redis,
+                ("create_or_reuse", Change::Sessions),
                 self.scripts
                     .create_or_reuse
                     .key(&key)
@@ -139,12 +149,13 @@ impl Single {
         user_id: &str,
         (old, new): (&str, &str),
         seconds: u64,
+        emit: &Emit<'_>,
     ) -> Result<bool, StoreError> {
         let key = keys.user_key(user_id);
-        let replaced: i64 = redis
-            .script(
-                "replace",
-                Change::Sessions,
+        let replaced: i64 = emit
+            .run(
+                redis,
+                ("replace", Change::Sessions),
                 self.scripts
                     .compare_and_set
                     .key(&key)
@@ -176,12 +187,13 @@ impl Single {
         keys: &Keys,
         user_id: &str,
         token: &str,
+        emit: &Emit<'_>,
     ) -> Result<bool, StoreError> {
         let key = keys.user_key(user_id);
-        let deleted: i64 = redis
-            .script(
-                "revoke",
-                Change::Sessions,
+        let deleted: i64 = emit
+            .run(
+                redis,
+                ("revoke", Change::Sessions),
                 self.scripts
                     .compare_and_delete
                     .key(&key)
@@ -200,6 +212,7 @@ impl Single {
         keys: &Keys,
         new: &NewSession<'_>,
         (now_ms, ends_ms): (i64, i64),
+        emit: &Emit<'_>,
     ) -> Result<Opened, StoreError> {
         let stored = self
             .create_or_reuse(
@@ -208,6 +221,7 @@ impl Single {
                 new.user_id,
                 new.token,
                 ex_seconds(now_ms, ends_ms),
+                emit,
             )
             .await?;
         Ok(if stored.reused {
@@ -247,18 +261,18 @@ impl Single {
         keys: &Keys,
         user_id: &str,
         keep: Option<&str>,
+        emit: &Emit<'_>,
     ) -> Result<u64, StoreError> {
         if keep.is_some() {
             return Ok(0);
         }
         let key = keys.user_key(user_id);
-        redis
-            .script(
-                "end_all",
-                Change::Sessions,
-                self.scripts.end.key(&key).arg(keys.channel()).arg(user_id),
-            )
-            .await
+        emit.run(
+            redis,
+            ("end_all", Change::Sessions),
+            self.scripts.end.key(&key).arg(keys.channel()).arg(user_id),
+        )
+        .await
     }
 
     /// Pushes the session's expiry to `ends_ms` while the key holds `token`.

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use session_core::events::Reason;
 use session_core::{AuthError, Credential, LocalValidator, SessionStore, StoreError, TokenCodec};
 
 use crate::support::{SECRET, jwt_settings, redis_url, store_at, unique_prefix, user_id};
@@ -156,7 +157,12 @@ async fn revoke_with_a_stale_token_keeps_the_newer_session() {
     let key = f.store.key(&user);
     let old = f.issue(&user);
     f.store.create_or_reuse(&user, &old).await.expect("create");
-    assert!(f.store.revoke(&user, &old).await.expect("revoke"));
+    assert!(
+        f.store
+            .revoke(&user, &old, Reason::Logout)
+            .await
+            .expect("revoke")
+    );
     assert_eq!(f.value(&key).await, None);
 
     let newer = f.issue(&user);
@@ -164,16 +170,31 @@ async fn revoke_with_a_stale_token_keeps_the_newer_session() {
         .create_or_reuse(&user, &newer)
         .await
         .expect("create");
-    assert!(!f.store.revoke(&user, &old).await.expect("stale revoke"));
+    assert!(
+        !f.store
+            .revoke(&user, &old, Reason::Logout)
+            .await
+            .expect("stale revoke")
+    );
     assert_eq!(
         f.value(&key).await,
         Some(newer.clone()),
         "newer session kept"
     );
 
-    assert!(f.store.revoke(&user, &newer).await.expect("revoke"));
+    assert!(
+        f.store
+            .revoke(&user, &newer, Reason::Logout)
+            .await
+            .expect("revoke")
+    );
     assert_eq!(f.value(&key).await, None);
-    assert!(!f.store.revoke(&user, &newer).await.expect("second revoke"));
+    assert!(
+        !f.store
+            .revoke(&user, &newer, Reason::Logout)
+            .await
+            .expect("second revoke")
+    );
 }
 
 #[tokio::test]
@@ -372,10 +393,13 @@ async fn every_change_is_told_before_the_call_returns_and_reads_tell_nothing() {
     store.held(&user, "").await.unwrap();
     store.get(&user).await.unwrap();
     assert_eq!(told(), 1, "reads tell nothing");
-    assert!(store.revoke(&user, &token).await.unwrap());
+    assert!(store.revoke(&user, &token, Reason::Logout).await.unwrap());
     assert_eq!(told(), 2, "revoke");
     store.create_or_reuse(&user, &token).await.unwrap();
-    assert_eq!(store.end_all(&user, None).await.unwrap(), 1);
+    assert_eq!(
+        store.end_all(&user, None, Reason::LogoutAll).await.unwrap(),
+        1
+    );
     assert_eq!(told(), 4, "end_all");
     assert!(recorded.0.lock().unwrap().iter().all(|u| *u == user));
 }

@@ -149,6 +149,51 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
         .query_async(&mut resource)
         .await;
     assert!(other.is_err(), "keys outside session:* are out of reach");
+    // The auth-service appended the events under its ACL user (sign-up, login)...
+    let mut auth_conn = connect(&format!(
+        "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    ))
+    .await;
+    let info: redis::Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg("session:events")
+        .query_async(&mut auth_conn)
+        .await
+        .expect("the auth-service's user may inspect its stream");
+    let redis::Value::Array(fields) = info else {
+        panic!("XINFO STREAM answers name/value pairs: {info:?}")
+    };
+    let length = fields
+        .chunks(2)
+        .find(|pair| pair[0] == redis::Value::BulkString(b"length".to_vec()))
+        .map(|pair| pair[1].clone());
+    assert!(
+        matches!(length, Some(redis::Value::Int(n)) if n >= 2),
+        "sign-up and login appended their events: {length:?}"
+    );
+    // ...and the resource-service's user cannot read them, by any stream command.
+    for read in [
+        redis::cmd("XRANGE")
+            .arg("session:events")
+            .arg("-")
+            .arg("+")
+            .clone(),
+        redis::cmd("XREAD")
+            .arg("STREAMS")
+            .arg("session:events")
+            .arg("0")
+            .clone(),
+        redis::cmd("XLEN").arg("session:events").clone(),
+        redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg("session:events")
+            .clone(),
+    ] {
+        let answer: redis::RedisResult<redis::Value> = read.query_async(&mut resource).await;
+        let err = answer.expect_err("stream commands are refused to the resource-service");
+        assert_eq!(err.code(), Some("NOPERM"), "{err}");
+    }
     // Nobody gets in without a user.
     let anonymous = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
     let mut anon = anonymous.get_multiplexed_async_connection().await;

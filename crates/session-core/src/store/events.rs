@@ -1,0 +1,258 @@
+//! How the store's scripts append session events (see [`crate::events`]).
+//!
+//! Every script that creates or ends sessions starts with [`PRELUDE`]: it reads the
+//! call's event context (the script's last argument, JSON) and offers `created()` and
+//! `ended(sessionId, reason)`. On standalone and Sentinel the stream is the script's
+//! second key and each event is appended there, in the same atomic step as the change:
+//! an acknowledged change always has its events, a refused one never has. On a Cluster
+//! the stream lives in another slot, so the script hands its events back and the store
+//! appends them right after; an append that fails then is counted
+//! (`events_lost_total`) and the change's answer stands.
+//!
+//! Every script answers `{result, events}`, `events` a flat list of type and data (data
+//! empty when the script appended it itself), so the counts
+//! (`events_appended_total{type}`) are kept in one place.
+
+use super::redis::{Change, Redis};
+use crate::error::StoreError;
+use crate::events::{self, Reason};
+
+/// The Lua every event-appending script begins with. Event ids: the call's UUIDv7
+/// with its last four hex digits counting the call's events (still time-ordered and
+/// unique: 46 random bits remain per millisecond).
+pub(super) const PRELUDE: &str = r"
+local EV = cjson.decode(ARGV[#ARGV])
+local OUT = {}
+local function emit(kind, event)
+  if EV.on ~= 1 then return end
+  event.id = string.sub(EV.id, 1, 32) .. string.format('%04x', #OUT / 2)
+  event.type = kind
+  event.time = EV.t
+  event.userId = EV.u
+  local data = cjson.encode(event)
+  if KEYS[2] then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', EV.m, '*', 'type', kind, 'data', data)
+    table.insert(OUT, kind)
+    table.insert(OUT, '')
+  else
+    table.insert(OUT, kind)
+    table.insert(OUT, data)
+  end
+end
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+local function sid_of(token)
+  if EV.on ~= 1 then return '' end
+  local payload = string.match(token, '^[^.]*%.([^.]*)%.')
+  if not payload then return '' end
+  local out, acc, bits = {}, 0, 0
+  for i = 1, #payload do
+    local v = string.find(B64, string.sub(payload, i, i), 1, true)
+    if not v then return '' end
+    acc = acc * 64 + v - 1
+    bits = bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local byte = math.floor(acc / 2 ^ bits)
+      out[#out + 1] = string.char(byte)
+      acc = acc - byte * 2 ^ bits
+    end
+  end
+  local ok, claims = pcall(cjson.decode, table.concat(out))
+  if ok and type(claims) == 'table' and type(claims.sid) == 'string' then return claims.sid end
+  return ''
+end
+local function ended(sid, reason)
+  emit('session.ended', {sessionId = sid, reason = reason})
+end
+local function created(token)
+  local sid = EV.sid
+  if sid == nil or sid == '' then sid = sid_of(token) end
+  emit('session.created', {sessionId = sid, expiresAt = EV.x, ip = EV.ip, userAgent = EV.ua})
+end
+";
+
+/// Where the store appends events (`events.*`).
+#[derive(Debug, Clone)]
+pub struct EventStream {
+    key: String,
+    max_len: String,
+    /// Standalone and Sentinel: the scripts append (one slot for everything).
+    inline: bool,
+}
+
+impl EventStream {
+    /// The stream `key`, trimmed to about `max_len` entries; `inline` unless the store
+    /// runs on a Redis Cluster.
+    pub fn new(key: String, max_len: u64, inline: bool) -> Self {
+        Self {
+            key,
+            max_len: max_len.to_string(),
+            inline,
+        }
+    }
+
+    /// The stream's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// What a new session's `session.created` says.
+pub(super) struct Created<'a> {
+    pub session_id: &'a str,
+    /// When it ends if unused, epoch milliseconds (as login's `expiresAt`).
+    pub ends_ms: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// One script call's events: the context the prelude reads, and where they go.
+pub(super) struct Emit<'a> {
+    stream: Option<&'a EventStream>,
+    context: String,
+}
+
+impl<'a> Emit<'a> {
+    /// The events of a change to `user_id`'s sessions: endings for `reason`, and
+    /// `created` when the call may start one.
+    pub(super) fn new(
+        stream: Option<&'a EventStream>,
+        user_id: &str,
+        reason: Reason,
+        created: Option<Created<'_>>,
+    ) -> Self {
+        let Some(stream_ref) = stream else {
+            return Self {
+                stream,
+                context: r#"{"on":0}"#.to_owned(),
+            };
+        };
+        let mut context = serde_json::json!({
+            "on": 1,
+            "id": events::new_id(),
+            "t": events::now(),
+            "u": user_id,
+            "m": stream_ref.max_len,
+            "r": reason.as_str(),
+        });
+        if let (Some(created), Some(object)) = (created, context.as_object_mut()) {
+            let expires_at = crate::session::rfc3339(created.ends_ms.div_euclid(1000));
+            object.insert("sid".into(), created.session_id.into());
+            object.insert("x".into(), expires_at.into());
+            object.insert("ip".into(), created.ip.into());
+            object.insert("ua".into(), created.user_agent.into());
+        }
+        Self {
+            stream,
+            context: context.to_string(),
+        }
+    }
+
+    /// Adds the stream (when the script appends itself) and the context to a call.
+    pub(super) fn attach<'s, 'i>(
+        &self,
+        invocation: &'i mut redis::ScriptInvocation<'s>,
+    ) -> &'i mut redis::ScriptInvocation<'s> {
+        if let Some(stream) = self.stream.filter(|s| s.inline) {
+            invocation.key(&stream.key);
+        }
+        invocation.arg(&self.context)
+    }
+
+    /// Runs an event-appending script: counts its events, appends them after it on a
+    /// Cluster, then holds the change to `redis.wait_replicas` (an unconfirmed change
+    /// was applied: its events stand).
+    pub(super) async fn run<T: redis::FromRedisValue>(
+        &self,
+        redis: &Redis,
+        (what, change): (&'static str, Change),
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let ((value, out), confirmed): ((T, Vec<String>), bool) = redis
+            .script_confirmed(what, change, self.attach(invocation))
+            .await?;
+        self.settle(redis, out).await;
+        redis.confirmed(what, confirmed)?;
+        Ok(value)
+    }
+
+    async fn settle(&self, redis: &Redis, out: Vec<String>) {
+        let Some(stream) = self.stream else {
+            return;
+        };
+        let mut pending = Vec::new();
+        for pair in out.chunks(2) {
+            let [kind, data] = pair else { continue };
+            let Some(kind) = events::known_type(kind) else {
+                continue;
+            };
+            if data.is_empty() {
+                crate::measure::count("events_appended_total", "type", kind);
+            } else {
+                pending.push((kind, data.as_str()));
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (kind, data) in &pending {
+            pipe.cmd("XADD")
+                .arg(&stream.key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(&stream.max_len)
+                .arg("*")
+                .arg("type")
+                .arg(*kind)
+                .arg("data")
+                .arg(*data)
+                .ignore();
+        }
+        let appended: Result<(), StoreError> = redis
+            .with_connection("xadd", |mut conn| async move {
+                pipe.query_async::<()>(&mut conn).await
+            })
+            .await;
+        match appended {
+            Ok(()) => {
+                for (kind, _) in &pending {
+                    crate::measure::count("events_appended_total", "type", kind);
+                }
+            }
+            Err(_) => {
+                tracing::error!(
+                    lost = pending.len(),
+                    "session events not appended after the change (cluster mode); the change stands"
+                );
+                crate::measure::count_by("events_lost_total", "", "", pending.len() as u64);
+            }
+        }
+    }
+}
+
+/// Appends one account event (JSON from [`events::account_event`]) to `stream`.
+pub(super) async fn append(
+    redis: &Redis,
+    stream: &EventStream,
+    kind: &'static str,
+    data: &str,
+) -> Result<(), StoreError> {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&stream.key)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(&stream.max_len)
+        .arg("*")
+        .arg("type")
+        .arg(kind)
+        .arg("data")
+        .arg(data);
+    let _: String = redis
+        .with_connection("xadd", |mut conn| async move {
+            cmd.query_async(&mut conn).await
+        })
+        .await?;
+    crate::measure::count("events_appended_total", "type", kind);
+    Ok(())
+}
