@@ -346,7 +346,7 @@ impl SessionStore {
     ) -> Result<bool, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
         let emit = self.emit(user_id, reason, None);
-        match &self.layout {
+        let ended = match &self.layout {
             Layout::Single => self.single.revoke(redis, keys, user_id, token, &emit).await,
             Layout::Multiple(multiple) => {
                 let digest = token_digest(token);
@@ -354,7 +354,9 @@ impl SessionStore {
                     .end_by_id(redis, keys, user_id, session_id, &digest, &emit)
                     .await
             }
-        }
+        };
+        self.changed(user_id);
+        ended
     }
 
     /// `multiple` mode: ends session `session_id` of the user while it holds `digest`

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use auth_service::configuration::Settings;
+pub use auth_service::configuration::Settings;
 use auth_service::startup::Application;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -167,8 +167,17 @@ impl TestApp {
             .await
             .unwrap();
         keys.into_iter()
-            .filter(|k| !k.contains(":throttle:"))
+            .filter(|k| !k.contains(":throttle:") && !k.ends_with(":events"))
             .collect()
+    }
+
+    /// Every key under the prefix, the event stream and the throttle's included.
+    pub async fn all_keys(&mut self) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut self.redis)
+            .await
+            .unwrap()
     }
 }
 

@@ -6,6 +6,7 @@
 mod bodies;
 mod cookies;
 mod devices;
+mod events;
 mod failures;
 mod helpers;
 mod introspect;
