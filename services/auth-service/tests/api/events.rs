@@ -625,10 +625,11 @@ async fn webhooks_arrive_signed_through_errors_timeouts_and_an_outage() {
     )
     .await;
 
-    let first = received.lock().unwrap();
-    let second = late.lock().unwrap();
-    let tries: Vec<&(String, String, String, String)> =
-        first.tries.iter().chain(second.tries.iter()).collect();
+    let tries: Vec<(String, String, String, String)> = {
+        let first = received.lock().unwrap();
+        let second = late.lock().unwrap();
+        first.tries.iter().chain(second.tries.iter()).cloned().collect()
+    };
     let now = chrono::Utc::now().timestamp();
     for (id, timestamp, signature, body) in &tries {
         let event: Value = serde_json::from_str(body).unwrap();
