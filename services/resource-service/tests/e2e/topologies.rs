@@ -269,6 +269,17 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
     // Logout on the auth-service is refused by a second, cached resource-service.
     let other = s.another_resource().await;
     let (_, auth) = s.session().await;
+    let session: Value = s
+        .client
+        .get(s.auth.url("/session"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = session["sessionId"].as_str().unwrap().to_owned();
     for service in [&s.resource, &other] {
         for _ in 0..3 {
             let res = s.me_at(service, &auth).await;
@@ -286,6 +297,40 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
         .await;
     }
     assert!(started.elapsed() < Duration::from_secs(2));
+
+    // The events reached the stream (appended right after each change on a Cluster):
+    // the session's start and its logout, once each.
+    let key_prefix = s
+        .resource_envs()
+        .into_iter()
+        .find(|(k, _)| k == "APP__SESSION__KEY_PREFIX")
+        .unwrap()
+        .1;
+    let seeds: Vec<String> = cluster.seeds().split(',').map(str::to_owned).collect();
+    let client = redis::cluster::ClusterClient::new(seeds).unwrap();
+    let mut conn = client.get_async_connection().await.unwrap();
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{key_prefix}events"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mine: Vec<String> = entries
+        .iter()
+        .filter_map(|(_, fields)| {
+            let data = &fields.iter().find(|(k, _)| k == "data")?.1;
+            let event: Value = serde_json::from_str(data).ok()?;
+            (event["sessionId"] == session_id.as_str()).then(|| {
+                format!(
+                    "{}:{}",
+                    event["type"].as_str().unwrap_or(""),
+                    event["reason"].as_str().unwrap_or("")
+                )
+            })
+        })
+        .collect();
+    assert_eq!(mine, ["session.created:", "session.ended:logout"]);
 
     // Sessions spread over all three masters.
     let mut sessions = Vec::new();
