@@ -628,7 +628,12 @@ async fn webhooks_arrive_signed_through_errors_timeouts_and_an_outage() {
     let tries: Vec<(String, String, String, String)> = {
         let first = received.lock().unwrap();
         let second = late.lock().unwrap();
-        first.tries.iter().chain(second.tries.iter()).cloned().collect()
+        first
+            .tries
+            .iter()
+            .chain(second.tries.iter())
+            .cloned()
+            .collect()
     };
     let now = chrono::Utc::now().timestamp();
     for (id, timestamp, signature, body) in &tries {

@@ -108,6 +108,11 @@ impl Service {
         self.spawn().await;
     }
 
+    /// The `APP__...` variables it was started with.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        self.envs.clone()
+    }
+
     /// Sets (or replaces) an environment variable for the next start.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.envs.retain(|(k, _)| k != key);

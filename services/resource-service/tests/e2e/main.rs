@@ -26,3 +26,4 @@ mod story;
 mod strict_wait;
 mod topologies;
 mod traces;
+mod webhooks;
