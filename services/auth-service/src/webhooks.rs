@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use session_core::StoreError;
 use session_core::client::{ClientOptions, http_client};
 use session_core::events;
-use session_core::measure::{count, set};
+use session_core::measure::count;
 use session_core::store::Redis;
 
 use crate::configuration::{Settings, WebhookSettings};
@@ -448,7 +448,7 @@ impl Delivery {
             return;
         };
         if let Some(pending) = field(group, "pending").and_then(int) {
-            set("webhook_pending", pending as f64);
+            session_core::measure::set("webhook_pending", pending as f64);
         }
         // Entries added but neither read by the group nor still in the stream were
         // trimmed unread: counted once per gap (the group's position then moves on).
