@@ -9,6 +9,7 @@ tells this script where everything is through BENCH_* environment variables. Thi
 script only measures: every phase with wrk at BENCH_CONNECTIONS connections, then one
 table, also written as JSON under bench/results/.
 """
+import calendar
 import http.client
 import json
 import os
@@ -172,6 +173,118 @@ def bcrypt_limit():
     return json.loads(out.stdout)
 
 
+def split_tokens(path, parts):
+    """The token file cut into `parts` files of equal length (each a run's sessions)."""
+    with open(path) as f:
+        lines = f.readlines()
+    size = len(lines) // parts
+    paths = []
+    for i in range(parts):
+        part = f"{path}.{i}"
+        with open(part, "w") as out:
+            out.writelines(lines[i * size:(i + 1) * size])
+        paths.append(part)
+    return paths
+
+
+class HookReceiver:
+    """A webhook receiver on a loopback port: answers 204 and records, per delivery,
+    when it arrived and the event's own time."""
+
+    def __init__(self, port):
+        import http.server
+        import threading
+        self.arrivals = []  # (arrived, event time) in seconds since the epoch
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrived = time.time()
+                event = json.loads(body)
+                stamp = event["time"]
+                when = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) \
+                    + int(stamp[20:23]) / 1000
+                with receiver.lock:
+                    receiver.arrivals.append((arrived, when))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self):
+        with self.lock:
+            return len(self.arrivals)
+
+
+def stream_length(redis_port, key):
+    out = subprocess.run(["redis-cli", "-p", str(redis_port), "XLEN", key],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip() or 0)
+
+
+def event_legs(redis_port):
+    """Logout with events on and off (alternating, twice each, as the /me legs), then
+    webhook delivery: a burst for throughput, a paced run for change-to-delivery time."""
+    on_port, off_port = int(env("BENCH_EVENTS_ON_PORT")), int(env("BENCH_EVENTS_OFF_PORT"))
+    on_files = split_tokens(env("BENCH_EVENTS_ON_TOKENS_FILE"), 2)
+    off_files = split_tokens(env("BENCH_EVENTS_OFF_TOKENS_FILE"), 2)
+    runs = {"on": [], "off": []}
+    for i in range(2):
+        runs["off"].append(wrk(f"http://127.0.0.1:{off_port}/logout", "logout.lua", off_files[i]))
+        runs["on"].append(wrk(f"http://127.0.0.1:{on_port}/logout", "logout.lua", on_files[i]))
+    legs = {}
+    for state in ("on", "off"):
+        best = max(runs[state], key=lambda r: r["rps"])
+        best["runs_rps"] = [r["rps"] for r in runs[state]]
+        legs[f"/logout, events {state}"] = best
+    appended = stream_length(redis_port, "bench-events-on:events")
+    legs["/logout, events on"]["events_appended"] = appended
+
+    hook_port = int(env("BENCH_HOOK_PORT"))
+    receiver = HookReceiver(int(env("BENCH_HOOK_RECEIVER_PORT")))
+    hook_tokens = split_tokens(env("BENCH_HOOK_TOKENS_FILE"), 2)
+    # Throughput: a burst of logouts, then the time until every event has arrived.
+    wrk(f"http://127.0.0.1:{hook_port}/logout", "logout.lua", hook_tokens[0], connections=4, seconds=2)
+    burst = stream_length(redis_port, "bench-hook:events")
+    deadline = time.time() + 300
+    while receiver.count() < burst and time.time() < deadline:
+        time.sleep(0.2)
+    with receiver.lock:
+        arrivals = list(receiver.arrivals)
+    span = max(a for a, _ in arrivals) - min(a for a, _ in arrivals) if len(arrivals) > 1 else 0
+    delivery = {"events": burst, "delivered": len(arrivals),
+                "rps": len(arrivals) / span if span else 0.0}
+    # Latency: 500 logouts at 100 per second; from the event's time to its arrival.
+    with receiver.lock:
+        receiver.arrivals.clear()
+    with open(hook_tokens[1]) as f:
+        paced = [line.strip() for line in f][:500]
+    started = time.time()
+    for i, token in enumerate(paced):
+        time.sleep(max(0.0, started + i / 100 - time.time()))
+        request(hook_port, "POST", "/logout", None, {"Authorization": f"Bearer {token}"})
+    deadline = time.time() + 30
+    while receiver.count() < len(paced) and time.time() < deadline:
+        time.sleep(0.1)
+    with receiver.lock:
+        delays = sorted((a - t) * 1000 for a, t in receiver.arrivals)
+    delivery["paced_events"] = len(delays)
+    delivery["p50_ms"] = statistics.median(delays) if delays else None
+    delivery["p99_ms"] = delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None
+    delivery["errors"] = len(paced) - len(delays)
+    legs["webhook delivery"] = delivery
+    return legs
+
+
 def main():
     redis_port = int(env("BENCH_REDIS_PORT"))
     auth_port = int(env("BENCH_AUTH_PORT"))
@@ -297,6 +410,9 @@ def main():
     cache_legs = {name: cache_leg(ports[p], pids[p], script, tokens, redis_port)
                   for name, p, script, tokens in legs}
 
+    print("8/8 session events: /logout with events on and off, webhook delivery ...", flush=True)
+    events = event_legs(redis_port)
+
     get = results["redis GET (limit)"]["rps"]
     hashing = results[f"bcrypt cost {COST} (limit)"]["per_second"]
     checks = [
@@ -332,6 +448,11 @@ def main():
         ("/me axum-service", "errors", results["/me axum-service"]["errors"], "== 0", lambda v: v == 0),
         ("/me axum-service", "vs resource-service", results["/me axum-service"]["rps"] / results["/me redis mode"]["rps"],
          "reported (>= 0.8 x resource-service)", lambda r: r >= 0.8),
+        ("/logout, events on", "events cost", 1 - events["/logout, events on"]["rps"] / events["/logout, events off"]["rps"],
+         "<= 0.05 of the logout rate", lambda v: v <= 0.05),
+        ("/logout, events on", "errors", events["/logout, events on"]["errors"], "== 0", lambda v: v == 0),
+        ("webhook delivery", "delivered", events["webhook delivery"]["delivered"] - events["webhook delivery"]["events"],
+         "== 0 missing", lambda v: v == 0),
     ]
 
     print()
@@ -357,6 +478,15 @@ def main():
     for name, r in cache_legs.items():
         print(f"{name:<28}{r['rps']:>10.0f}{r['p99_ms']:>9.2f}{r['hit_ratio']:>11.3f}{r['errors']:>8}"
               f"{r['peak_rss_mb']:>7.1f} MB")
+    print()
+    print(f"{'events leg':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in events.items():
+        p50 = f"{r['p50_ms']:.2f}" if r.get("p50_ms") is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r.get("p99_ms") is not None else "-"
+        print(f"{name:<28}{r['rps']:>10.0f}{p50:>9}{p99:>9}{r.get('errors', 0):>8}")
+    hook = events["webhook delivery"]
+    print(f"webhook delivery: {hook['delivered']} of {hook['events']} events of a burst at {hook['rps']:.0f} events/s; "
+          f"{hook['paced_events']} paced at 100/s: change to delivery p50 {hook['p50_ms']} ms, p99 {hook['p99_ms']} ms")
     print(f"/me runs, req/s: single {', '.join(f'{r:.0f}' for r in results['/me redis mode']['runs_rps'])}; "
           f"multiple {', '.join(f'{r:.0f}' for r in results['/me multiple mode']['runs_rps'])}")
     print()
@@ -372,6 +502,7 @@ def main():
     with open(out, "w") as f:
         json.dump({"seconds": SECONDS, "connections": CONNECTIONS, "sessions": SESSIONS, "cpus": os.cpu_count(),
                    "results": results, "revocation_delay": revocation, "cache_legs": cache_legs,
+                   "events": events,
                    "targets": [{"measurement": n, "what": w, "value": v, "target": t, "met": ok(v)}
                                for n, w, v, t, ok in checks]}, f, indent=2)
     print(f"\nwritten to {os.path.relpath(out, ROOT)}")

@@ -12,6 +12,7 @@
 #
 # BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50), BENCH_SESSIONS (10000),
 # BENCH_ZIPF_SESSIONS (1000000: the cache leg's sessions, against a cache of 100000).
+# BENCH_LOGOUT_SESSIONS (300000: the sessions each logout leg ends, events on and off).
 # BENCH_BASELINE_REV=<git revision> also builds that revision's resource-service and
 # measures its validation cache in the same run (uniform and Zipf legs), for comparison.
 set -euo pipefail
@@ -22,6 +23,7 @@ export BENCH_SECONDS=${BENCH_SECONDS:-10}
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-50}
 export BENCH_SESSIONS=${BENCH_SESSIONS:-10000}
 export BENCH_ZIPF_SESSIONS=${BENCH_ZIPF_SESSIONS:-1000000}
+export BENCH_LOGOUT_SESSIONS=${BENCH_LOGOUT_SESSIONS:-300000}
 export BENCH_BCRYPT_COST=10
 LOGIN_USERS=50
 PASSWORD="correct horse battery"
@@ -154,6 +156,22 @@ if [ -n "$BASELINE_BIN" ]; then
         "${ZIPF[@]}" APP__VALIDATION__CACHE_MAX_AGE_MS=60000
 fi
 
+# Session events: the logout rate with events on and off (auth-services of their own,
+# under prefixes of their own), and webhook delivery to a local receiver that bench.py
+# starts on BENCH_HOOK_RECEIVER_PORT (until then deliveries wait: nothing is appended).
+EVENTS_ON=(APP__SESSION__KEY_PREFIX="bench-events-on:")
+EVENTS_OFF=(APP__SESSION__KEY_PREFIX="bench-events-off:" APP__EVENTS__ENABLED=false)
+HOOK=(APP__SESSION__KEY_PREFIX="bench-hook:")
+export BENCH_HOOK_RECEIVER_PORT=$(free_port)
+start_leg BENCH_EVENTS_ON "$REPO_ROOT/target/release/auth-service" auth-events-on APP__SERVER__PORT \
+    APP__MONGODB__URI="$MONGO_URI" "${EVENTS_ON[@]}"
+start_leg BENCH_EVENTS_OFF "$REPO_ROOT/target/release/auth-service" auth-events-off APP__SERVER__PORT \
+    APP__MONGODB__URI="$MONGO_URI" "${EVENTS_OFF[@]}"
+start_leg BENCH_HOOK "$REPO_ROOT/target/release/auth-service" auth-webhook APP__SERVER__PORT \
+    APP__MONGODB__URI="$MONGO_URI" "${HOOK[@]}" \
+    APP__WEBHOOK__URL="http://127.0.0.1:$BENCH_HOOK_RECEIVER_PORT/hook" \
+    APP__WEBHOOK__SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+
 # The example axum service (session-axum), plain and cached, beside the resource-service.
 start_leg BENCH_AXUM "$REPO_ROOT/target/release/axum-service" axum APP__SERVER__PORT
 start_leg BENCH_AXUM_CACHED "$REPO_ROOT/target/release/axum-service" axum-cached APP__SERVER__PORT \
@@ -176,6 +194,15 @@ env "${CLUSTER[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_S
 export BENCH_MULTIPLE_TOKENS_FILE="$RUN_DIR/tokens-multiple.txt"
 env "${MULTIPLE[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_SESSIONS" \
     "$BENCH_MULTIPLE_TOKENS_FILE"
+echo "seeding 2 x $BENCH_LOGOUT_SESSIONS sessions for the logout legs, 50000 for delivery ..."
+export BENCH_EVENTS_ON_TOKENS_FILE="$RUN_DIR/tokens-events-on.txt"
+export BENCH_EVENTS_OFF_TOKENS_FILE="$RUN_DIR/tokens-events-off.txt"
+export BENCH_HOOK_TOKENS_FILE="$RUN_DIR/tokens-hook.txt"
+env "${EVENTS_ON[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_LOGOUT_SESSIONS" \
+    "$BENCH_EVENTS_ON_TOKENS_FILE"
+env "${EVENTS_OFF[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" "$BENCH_LOGOUT_SESSIONS" \
+    "$BENCH_EVENTS_OFF_TOKENS_FILE"
+env "${HOOK[@]}" "$REPO_ROOT/target/release/examples/seed_sessions" 50000 "$BENCH_HOOK_TOKENS_FILE"
 : >"$BENCH_USERS_FILE"
 for ((i = 0; i < LOGIN_USERS; i++)); do
     email="bench-login-$i@example.com"
