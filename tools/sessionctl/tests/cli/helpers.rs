@@ -110,7 +110,9 @@ impl World {
         settings.session.per_user = per_user;
         settings.jwt.secret = SecretString::from(SECRET.to_owned());
         settings.password.bcrypt_cost = 4;
-        let store = SessionStore::new(&settings.redis, &settings.session).unwrap();
+        let store = SessionStore::new(&settings.redis, &settings.session)
+            .unwrap()
+            .emitting(&settings.events);
         let codec = Arc::new(TokenCodec::new(&settings.jwt).unwrap());
         let users = UserRepository::connect(&settings.mongodb).await.unwrap();
         let passwords = Passwords::new(4, 8).await.unwrap();

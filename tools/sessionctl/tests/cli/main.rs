@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod config;
+mod events;
 mod helpers;
 mod keygen;
 mod sessions;
