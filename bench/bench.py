@@ -285,6 +285,19 @@ def event_legs(redis_port):
     return legs
 
 
+def print_events(events):
+    print()
+    print(f"{'events leg':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in events.items():
+        p50 = f"{r['p50_ms']:.2f}" if r.get("p50_ms") is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r.get("p99_ms") is not None else "-"
+        print(f"{name:<28}{r['rps']:>10.0f}{p50:>9}{p99:>9}{r.get('errors', 0):>8}")
+    hook = events["webhook delivery"]
+    print(f"webhook delivery: {hook['delivered']} of {hook['events']} events of a burst at {hook['rps']:.0f} "
+          f"events/s; {hook['paced_events']} paced at 100/s: change to delivery p50 {hook['p50_ms']:.1f} ms, "
+          f"p99 {hook['p99_ms']:.1f} ms")
+
+
 def main():
     redis_port = int(env("BENCH_REDIS_PORT"))
     auth_port = int(env("BENCH_AUTH_PORT"))
@@ -345,6 +358,14 @@ def main():
             wrk(me(name), "me.lua", (cookies_file, "cookie"), seconds=2)
         else:
             wrk(me(name), "zipf.lua" if "zipf" in name else "me.lua", tokens_of(name), seconds=2)
+
+    if os.environ.get("BENCH_ONLY") == "events":
+        # BENCH_ONLY=events make bench: the event legs alone, for work on the events.
+        events = event_legs(redis_port)
+        print_events(events)
+        cost = 1 - events["/logout, events on"]["rps"] / events["/logout, events off"]["rps"]
+        print(f"events cost: {cost:.3f} of the logout rate (target <= 0.05)")
+        return 0
 
     results = {}
     print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
@@ -478,15 +499,7 @@ def main():
     for name, r in cache_legs.items():
         print(f"{name:<28}{r['rps']:>10.0f}{r['p99_ms']:>9.2f}{r['hit_ratio']:>11.3f}{r['errors']:>8}"
               f"{r['peak_rss_mb']:>7.1f} MB")
-    print()
-    print(f"{'events leg':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, r in events.items():
-        p50 = f"{r['p50_ms']:.2f}" if r.get("p50_ms") is not None else "-"
-        p99 = f"{r['p99_ms']:.2f}" if r.get("p99_ms") is not None else "-"
-        print(f"{name:<28}{r['rps']:>10.0f}{p50:>9}{p99:>9}{r.get('errors', 0):>8}")
-    hook = events["webhook delivery"]
-    print(f"webhook delivery: {hook['delivered']} of {hook['events']} events of a burst at {hook['rps']:.0f} events/s; "
-          f"{hook['paced_events']} paced at 100/s: change to delivery p50 {hook['p50_ms']} ms, p99 {hook['p99_ms']} ms")
+    print_events(events)
     print(f"/me runs, req/s: single {', '.join(f'{r:.0f}' for r in results['/me redis mode']['runs_rps'])}; "
           f"multiple {', '.join(f'{r:.0f}' for r in results['/me multiple mode']['runs_rps'])}")
     print()

@@ -80,7 +80,9 @@ impl UserSessions {
                         .decode(&held.secret)
                         .is_ok_and(|c| c.sid == session_id) =>
                 {
-                    self.store.revoke(user_id, &held.secret, reason).await
+                    self.store
+                        .end(user_id, (session_id, &held.secret), reason)
+                        .await
                 }
                 _ => Ok(false),
             },

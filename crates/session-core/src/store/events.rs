@@ -39,16 +39,21 @@ local function emit(kind, event)
     table.insert(OUT, data)
   end
 end
-local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+local B64 = {}
+do
+  local alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  for i = 1, 64 do B64[string.byte(alphabet, i)] = i - 1 end
+end
 local function sid_of(token)
   if EV.on ~= 1 then return '' end
+  if EV.e then return EV.e end
   local payload = string.match(token, '^[^.]*%.([^.]*)%.')
   if not payload then return '' end
   local out, acc, bits = {}, 0, 0
   for i = 1, #payload do
-    local v = string.find(B64, string.sub(payload, i, i), 1, true)
+    local v = B64[string.byte(payload, i)]
     if not v then return '' end
-    acc = acc * 64 + v - 1
+    acc = acc * 64 + v
     bits = bits + 6
     if bits >= 8 then
       bits = bits - 8
@@ -66,7 +71,12 @@ local function ended(sid, reason)
 end
 local function created(token)
   local sid = EV.sid
-  if sid == nil or sid == '' then sid = sid_of(token) end
+  if sid == nil or sid == '' then
+    local ending = EV.e
+    EV.e = nil
+    sid = sid_of(token)
+    EV.e = ending
+  end
   emit('session.created', {sessionId = sid, expiresAt = EV.x, ip = EV.ip, userAgent = EV.ua})
 end
 ";
@@ -113,11 +123,12 @@ pub(super) struct Emit<'a> {
 }
 
 impl<'a> Emit<'a> {
-    /// The events of a change to `user_id`'s sessions: endings for `reason`, and
-    /// `created` when the call may start one.
+    /// The events of a change to `user_id`'s sessions: endings for `reason` (of
+    /// session `ending` when the caller knows which: then a `single`-mode script need
+    /// not read it from the token), and `created` when the call may start one.
     pub(super) fn new(
         stream: Option<&'a EventStream>,
-        user_id: &str,
+        (user_id, ending): (&str, Option<&str>),
         reason: Reason,
         created: Option<Created<'_>>,
     ) -> Self {
@@ -135,6 +146,9 @@ impl<'a> Emit<'a> {
             "m": stream_ref.max_len,
             "r": reason.as_str(),
         });
+        if let (Some(ending), Some(object)) = (ending, context.as_object_mut()) {
+            object.insert("e".into(), ending.into());
+        }
         if let (Some(created), Some(object)) = (created, context.as_object_mut()) {
             let expires_at = crate::session::rfc3339(created.ends_ms.div_euclid(1000));
             object.insert("sid".into(), created.session_id.into());

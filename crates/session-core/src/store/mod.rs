@@ -159,7 +159,7 @@ impl SessionStore {
     }
 
     fn emit(&self, user_id: &str, reason: Reason, created: Option<Created<'_>>) -> Emit<'_> {
-        Emit::new(self.events.as_ref(), user_id, reason, created)
+        Emit::new(self.events.as_ref(), (user_id, None), reason, created)
     }
 
     /// A new session's `session.created`, its id read from its token in the script.
@@ -345,7 +345,12 @@ impl SessionStore {
         reason: Reason,
     ) -> Result<bool, StoreError> {
         let (redis, keys) = (&self.redis, &self.keys);
-        let emit = self.emit(user_id, reason, None);
+        let emit = Emit::new(
+            self.events.as_ref(),
+            (user_id, Some(session_id)),
+            reason,
+            None,
+        );
         let ended = match &self.layout {
             Layout::Single => self.single.revoke(redis, keys, user_id, token, &emit).await,
             Layout::Multiple(multiple) => {
