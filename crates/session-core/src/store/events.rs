@@ -17,19 +17,23 @@ use super::redis::{Change, Redis};
 use crate::error::StoreError;
 use crate::events::{self, Reason};
 
-/// The Lua every event-appending script begins with. Event ids: the call's UUIDv7
-/// with its last four hex digits counting the call's events (still time-ordered and
-/// unique: 46 random bits remain per millisecond).
-pub(super) const PRELUDE: &str = r"
-local EV = cjson.decode(ARGV[#ARGV])
+/// The Lua every event-appending script begins with. The call's event context is its
+/// last eight arguments: on (1/0), the event id's first 32 characters (a UUIDv7; the
+/// last four hex digits count the call's events: still time-ordered and unique, 46
+/// random bits remain per millisecond), the JSON every event ends with (`time`,
+/// `userId`), the stream's length, the reason of endings, the ended session when the
+/// caller knows it, a new session's JSON fields and its id. The events' JSON is put
+/// together from those pieces (written by the store in Rust, escaped there); no JSON
+/// is parsed or encoded in the script but a token's claims when it must read them.
+pub(super) const PRELUDE: &str = r#"
+local C = #ARGV - 8
+local EV = {on = ARGV[C + 1], id = ARGV[C + 2], tail = ARGV[C + 3], m = ARGV[C + 4],
+  r = ARGV[C + 5], e = ARGV[C + 6], cf = ARGV[C + 7], sid = ARGV[C + 8]}
 local OUT = {}
-local function emit(kind, event)
-  if EV.on ~= 1 then return end
-  event.id = string.sub(EV.id, 1, 32) .. string.format('%04x', #OUT / 2)
-  event.type = kind
-  event.time = EV.t
-  event.userId = EV.u
-  local data = cjson.encode(event)
+local function emit(kind, fields)
+  if EV.on ~= '1' then return end
+  local data = '{"id":"' .. EV.id .. string.format('%04x', #OUT / 2) .. '","type":"' .. kind
+    .. '",' .. fields .. ',' .. EV.tail .. '}'
   if KEYS[2] then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', EV.m, '*', 'type', kind, 'data', data)
     table.insert(OUT, kind)
@@ -44,9 +48,7 @@ do
   local alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   for i = 1, 64 do B64[string.byte(alphabet, i)] = i - 1 end
 end
-local function sid_of(token)
-  if EV.on ~= 1 then return '' end
-  if EV.e then return EV.e end
+local function token_sid(token)
   local payload = string.match(token, '^[^.]*%.([^.]*)%.')
   if not payload then return '' end
   local out, acc, bits = {}, 0, 0
@@ -66,20 +68,25 @@ local function sid_of(token)
   if ok and type(claims) == 'table' and type(claims.sid) == 'string' then return claims.sid end
   return ''
 end
+local function safe(sid)
+  if string.find(sid, '^[%w_%-]*$') then return sid end
+  return ''
+end
+local function sid_of(token)
+  if EV.on ~= '1' then return '' end
+  if EV.e ~= '' then return EV.e end
+  return token_sid(token)
+end
 local function ended(sid, reason)
-  emit('session.ended', {sessionId = sid, reason = reason})
+  emit('session.ended', '"sessionId":"' .. safe(sid) .. '","reason":"' .. reason .. '"')
 end
 local function created(token)
+  if EV.on ~= '1' then return end
   local sid = EV.sid
-  if sid == nil or sid == '' then
-    local ending = EV.e
-    EV.e = nil
-    sid = sid_of(token)
-    EV.e = ending
-  end
-  emit('session.created', {sessionId = sid, expiresAt = EV.x, ip = EV.ip, userAgent = EV.ua})
+  if sid == '' then sid = token_sid(token) end
+  emit('session.created', '"sessionId":"' .. safe(sid) .. '",' .. EV.cf)
 end
-";
+"#;
 
 /// Where the store appends events (`events.*`).
 #[derive(Debug, Clone)]
@@ -119,7 +126,7 @@ pub(super) struct Created<'a> {
 /// One script call's events: the context the prelude reads, and where they go.
 pub(super) struct Emit<'a> {
     stream: Option<&'a EventStream>,
-    context: String,
+    context: [String; 8],
 }
 
 impl<'a> Emit<'a> {
@@ -135,30 +142,39 @@ impl<'a> Emit<'a> {
         let Some(stream_ref) = stream else {
             return Self {
                 stream,
-                context: r#"{"on":0}"#.to_owned(),
+                context: Default::default(),
             };
         };
-        let mut context = serde_json::json!({
-            "on": 1,
-            "id": events::new_id(),
-            "t": events::now(),
-            "u": user_id,
-            "m": stream_ref.max_len,
-            "r": reason.as_str(),
-        });
-        if let (Some(ending), Some(object)) = (ending, context.as_object_mut()) {
-            object.insert("e".into(), ending.into());
-        }
-        if let (Some(created), Some(object)) = (created, context.as_object_mut()) {
-            let expires_at = crate::session::rfc3339(created.ends_ms.div_euclid(1000));
-            object.insert("sid".into(), created.session_id.into());
-            object.insert("x".into(), expires_at.into());
-            object.insert("ip".into(), created.ip.into());
-            object.insert("ua".into(), created.user_agent.into());
-        }
+        let json = |value: &str| serde_json::Value::from(value).to_string();
+        let id = events::new_id();
+        let tail = format!(r#""time":"{}","userId":{}"#, events::now(), json(user_id));
+        let (fields, session_id) = match created {
+            Some(created) => {
+                let expires_at = crate::session::rfc3339(created.ends_ms.div_euclid(1000));
+                let or_null = |v: Option<&str>| v.map(json).unwrap_or_else(|| "null".into());
+                (
+                    format!(
+                        r#""expiresAt":"{expires_at}","ip":{},"userAgent":{}"#,
+                        or_null(created.ip),
+                        or_null(created.user_agent)
+                    ),
+                    created.session_id.to_owned(),
+                )
+            }
+            None => (String::new(), String::new()),
+        };
         Self {
             stream,
-            context: context.to_string(),
+            context: [
+                "1".into(),
+                id.get(..32).unwrap_or_default().to_owned(),
+                tail,
+                stream_ref.max_len.clone(),
+                reason.as_str().to_owned(),
+                ending.unwrap_or_default().to_owned(),
+                fields,
+                session_id,
+            ],
         }
     }
 
@@ -170,7 +186,10 @@ impl<'a> Emit<'a> {
         if let Some(stream) = self.stream.filter(|s| s.inline) {
             invocation.key(&stream.key);
         }
-        invocation.arg(&self.context)
+        for value in &self.context {
+            invocation.arg(value);
+        }
+        invocation
     }
 
     /// Runs an event-appending script: counts its events, appends them after it on a
