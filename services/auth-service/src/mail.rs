@@ -157,7 +157,14 @@ impl Mailer {
     /// working; no other personal data.
     pub fn message(&self, mail: &Mail) -> Result<Message, lettre::error::Error> {
         let (subject, text, html) = body(mail);
+        // A Message-ID in the sender's domain (many receivers distrust mail without one).
+        let message_id = format!(
+            "<{}@{}>",
+            uuid::Uuid::new_v4().simple(),
+            self.from.email.domain()
+        );
         Message::builder()
+            .message_id(Some(message_id))
             .from(self.from.clone())
             .to(mail.to.clone())
             .subject(subject)
@@ -286,6 +293,7 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("30 minutes"), "{raw}");
+        assert!(raw.contains("Message-ID: <") && raw.contains("@localhost>"), "{raw}");
         // Quoted-printable: `=` is written `=3D`.
         assert!(raw.contains("/reset#token=3Dabc"), "{raw}");
         let body = &raw[raw.find("\r\n\r\n").expect("a body")..];
