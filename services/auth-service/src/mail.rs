@@ -293,7 +293,10 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("30 minutes"), "{raw}");
-        assert!(raw.contains("Message-ID: <") && raw.contains("@localhost>"), "{raw}");
+        assert!(
+            raw.contains("Message-ID: <") && raw.contains("@localhost>"),
+            "{raw}"
+        );
         // Quoted-printable: `=` is written `=3D`.
         assert!(raw.contains("/reset#token=3Dabc"), "{raw}");
         let body = &raw[raw.find("\r\n\r\n").expect("a body")..];
