@@ -47,14 +47,26 @@ return 1
 ";
 
 /// Consumes a token when it is still the user's newest. KEYS: the token's key, the
-/// user's newest-token key. ARGV: user id, digest. Returns 1 (consumed) or 0.
+/// user's newest-token key. ARGV: user id, digest. Returns the milliseconds the token
+/// had left (consumed) or 0 (not consumed).
 const CONSUME: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
   redis.call('DEL', KEYS[1])
   return 0
 end
+local left = redis.call('PTTL', KEYS[1])
+if left < 1 then left = 1 end
 redis.call('DEL', KEYS[1], KEYS[2])
+return left
+";
+
+/// Puts a consumed token back (the change it was consumed for failed), unless a newer
+/// token was issued meanwhile. KEYS: as CONSUME. ARGV: user id, digest, milliseconds.
+const RESTORE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 ";
 
@@ -83,6 +95,7 @@ struct Inner {
     key_base: String,
     issue: redis::Script,
     consume: redis::Script,
+    restore: redis::Script,
 }
 
 impl Recovery {
@@ -108,6 +121,7 @@ impl Recovery {
             key_base,
             issue: redis::Script::new(ISSUE),
             consume: redis::Script::new(CONSUME),
+            restore: redis::Script::new(RESTORE),
         });
         let (queue, mut requests) = mpsc::channel::<Request>(QUEUE);
         let worker = inner.clone();
@@ -193,16 +207,22 @@ impl Recovery {
             .passwords
             .hash(new_password, Priority::Interactive)
             .await?;
-        if !inner.consume(MailKind::Reset, &user_id, &digest).await? {
+        let Some(left_ms) = inner.consume(MailKind::Reset, &user_id, &digest).await? else {
             return Err(AccountError::InvalidResetToken);
-        }
+        };
         // The hash is written before any session ends: a login that checked the old
         // password and opens its session later finds the hash changed and ends it.
-        let user = inner
-            .users
-            .reset_password(id, &hash)
-            .await?
-            .ok_or(AccountError::InvalidResetToken)?;
+        let user = match inner.users.reset_password(id, &hash).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(AccountError::InvalidResetToken),
+            Err(err) => {
+                // Nothing changed: the link works again for the user's next try.
+                inner
+                    .restore(MailKind::Reset, &user_id, &digest, left_ms)
+                    .await;
+                return Err(err.into());
+            }
+        };
         // events: password_reset
         let ended = inner.store.end_all(&user_id, None).await?;
         count_by("sessions_ended_total", "reason", "password_reset", ended);
@@ -221,11 +241,18 @@ impl Recovery {
             .ok_or(AccountError::InvalidVerificationToken)?;
         let id =
             ObjectId::parse_str(&user_id).map_err(|_| AccountError::InvalidVerificationToken)?;
-        if !inner.consume(MailKind::Verify, &user_id, &digest).await? {
+        let Some(left_ms) = inner.consume(MailKind::Verify, &user_id, &digest).await? else {
             return Err(AccountError::InvalidVerificationToken);
-        }
-        if !inner.users.mark_verified(id).await? {
-            return Err(AccountError::InvalidVerificationToken);
+        };
+        match inner.users.mark_verified(id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(AccountError::InvalidVerificationToken),
+            Err(err) => {
+                inner
+                    .restore(MailKind::Verify, &user_id, &digest, left_ms)
+                    .await;
+                return Err(err.into());
+            }
         }
         tracing::info!("email verified");
         Ok(())
@@ -282,14 +309,14 @@ impl Inner {
         Ok(user_id.map(|id| (id, digest)))
     }
 
-    /// Consumes the token of `digest` if it is still `user_id`'s newest; true when this
-    /// call consumed it.
+    /// Consumes the token of `digest` if it is still `user_id`'s newest; the
+    /// milliseconds it had left when this call consumed it.
     async fn consume(
         &self,
         kind: MailKind,
         user_id: &str,
         digest: &str,
-    ) -> Result<bool, AccountError> {
+    ) -> Result<Option<u64>, AccountError> {
         let (token_key, user_key) = (self.token_key(kind, digest), self.user_key(kind, user_id));
         let script = &self.consume;
         let consumed: i64 = self
@@ -305,7 +332,34 @@ impl Inner {
                     .await
             })
             .await?;
-        Ok(consumed == 1)
+        Ok(u64::try_from(consumed).ok().filter(|&ms| ms > 0))
+    }
+
+    /// Puts a consumed token back for the time it had left (best effort), unless the
+    /// user has a newer one.
+    async fn restore(&self, kind: MailKind, user_id: &str, digest: &str, left_ms: u64) {
+        let (token_key, user_key) = (self.token_key(kind, digest), self.user_key(kind, user_id));
+        let script = &self.restore;
+        let restored = self
+            .store
+            .redis()
+            .with_connection("recovery", |mut conn| async move {
+                script
+                    .key(&token_key)
+                    .key(&user_key)
+                    .arg(user_id)
+                    .arg(digest)
+                    .arg(left_ms)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
+        if restored.is_err() {
+            tracing::warn!(
+                kind = kind.label(),
+                "a consumed token could not be put back"
+            );
+        }
     }
 
     /// Stores a new token for the user (the previous one stops working); the token.
