@@ -23,7 +23,7 @@ use mongodb::bson::oid::ObjectId;
 use session_core::SessionStore;
 use session_core::measure::count_by;
 use session_core::store::token_digest;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::accounts::{AccountError, check_password, normalize_email};
 use crate::configuration::{RecoverySettings, Settings};
@@ -37,6 +37,10 @@ pub const TOKEN_CHARS: usize = 43;
 
 /// Requests waiting for the mail task at most; beyond it a request is dropped (logged).
 const QUEUE: usize = 1024;
+
+/// Requests whose account lookup and token run at once; the others wait in the queue.
+/// (A mail waiting for its next try holds none.)
+const LOOKUPS: usize = 16;
 
 /// Stores a token. KEYS: the token's key, the user's newest-token key. ARGV: user id,
 /// digest, seconds.
@@ -125,10 +129,20 @@ impl Recovery {
         });
         let (queue, mut requests) = mpsc::channel::<Request>(QUEUE);
         let worker = inner.clone();
+        let lookups = Arc::new(Semaphore::new(LOOKUPS));
         tokio::spawn(async move {
             while let Some(request) = requests.recv().await {
+                let Ok(permit) = lookups.clone().acquire_owned().await else {
+                    return;
+                };
                 let worker = worker.clone();
-                tokio::spawn(async move { worker.handle(request).await });
+                tokio::spawn(async move {
+                    let mail = worker.prepare(request).await;
+                    drop(permit);
+                    if let Some(mail) = mail {
+                        worker.mailer.deliver(mail).await;
+                    }
+                });
             }
         });
         Self { inner, queue }
@@ -401,8 +415,8 @@ impl Inner {
     }
 
     /// The mail task's work for one request, off the request path: the account, the
-    /// per-address limit, the token, the mail (with its retries).
-    async fn handle(&self, request: Request) {
+    /// per-address limit, the token; the mail to send, if any.
+    async fn prepare(&self, request: Request) -> Option<Mail> {
         let kind = request.kind.label();
         let user = match self.users.find_by_email(&request.email).await {
             Ok(user) => user,
@@ -411,12 +425,12 @@ impl Inner {
                     kind,
                     "mail request dropped: the users database did not answer"
                 );
-                return;
+                return None;
             }
         };
         let Some(user) = user.filter(|u| wants(request.kind, u)) else {
             tracing::debug!(kind, "no mail: no account to send it to");
-            return;
+            return None;
         };
         match self
             .throttle
@@ -426,32 +440,31 @@ impl Inner {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(kind, "no mail: this address had its mails for the hour");
-                return;
+                return None;
             }
             Err(_) => {
                 tracing::warn!(kind, "mail request dropped: Redis did not answer");
-                return;
+                return None;
             }
         }
         let Ok(to) = user.email.parse::<Mailbox>() else {
             tracing::info!(kind, "no mail: the account's address is no mailbox");
-            return;
+            return None;
         };
         let user_id = user.id.to_hex();
         let token = match self.issue(request.kind, &user_id).await {
             Ok(token) => token,
             Err(_) => {
                 tracing::warn!(kind, "mail request dropped: the token could not be stored");
-                return;
+                return None;
             }
         };
-        let mail = Mail {
+        Some(Mail {
             kind: request.kind,
             to,
             link: self.link(request.kind, &token),
             valid_for_seconds: self.ttl(request.kind),
-        };
-        self.mailer.deliver(mail).await;
+        })
     }
 }
 
