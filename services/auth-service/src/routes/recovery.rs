@@ -27,7 +27,10 @@ pub struct EmailOnly {
 #[schema(example = json!({"token": "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a", "newPassword": "battery staple horse"}))]
 pub struct ResetPassword {
     /// The token from the reset mail's link (43 URL-safe base64 characters).
-    #[schema(example = "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a"
+    )]
     pub token: String,
     /// The new password: 8 to 72 bytes (UTF-8).
     #[schema(min_length = 8, max_length = 72, example = "battery staple horse")]
@@ -39,7 +42,10 @@ pub struct ResetPassword {
 #[schema(example = json!({"token": "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a"}))]
 pub struct VerifyEmail {
     /// The token from the verification mail's link (43 URL-safe base64 characters).
-    #[schema(example = "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "q1w2e3r4t5y6u7i8o9p0aZq1w2e3r4t5y6u7i8o9p0a"
+    )]
     pub token: String,
 }
 
