@@ -119,7 +119,7 @@ ensure_smtp_sink() {
     local venv="$REPO_ROOT/.venv-tools"
     SMTP_SINK_PYTHON="$venv/bin/python"
     if [ -x "$venv/bin/aiosmtpd" ] &&
-        "$venv/bin/pip" show aiosmtpd 2>/dev/null | grep -qx "Version: $AIOSMTPD_VERSION"; then
+        [ "$("$venv/bin/pip" show aiosmtpd 2>/dev/null | sed -n 's/^Version: //p')" = "$AIOSMTPD_VERSION" ]; then
         return 0
     fi
     echo "installing aiosmtpd $AIOSMTPD_VERSION into .venv-tools" >&2

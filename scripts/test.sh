@@ -14,8 +14,10 @@ ensure_apt_package nginx nginx
 # .venv-tools (ensure_tool COMMAND PACKAGE VERSION).
 TOOLS_VENV="$REPO_ROOT/.venv-tools"
 ensure_tool() {
+    # sed reads pip's whole answer (grep -q would stop early, and under pipefail pip's
+    # broken pipe made the check fail and reinstall every time).
     if [ -x "$TOOLS_VENV/bin/$1" ] &&
-        "$TOOLS_VENV/bin/pip" show "$2" 2>/dev/null | grep -qx "Version: $3"; then
+        [ "$("$TOOLS_VENV/bin/pip" show "$2" 2>/dev/null | sed -n 's/^Version: //p')" = "$3" ]; then
         return 0
     fi
     echo "installing $2 $3 into .venv-tools" >&2
