@@ -241,7 +241,7 @@ fn body(mail: &Mail) -> (&'static str, String, String) {
     );
     let link = html_escape(&mail.link);
     let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>\n<body>\n<p>{intro}</p>\n<p><a href=\"{link}\">{action}</a></p>\n<p>The link works once, for {within} (until {until}). If the button does not work, copy this address into your browser:<br>{link}</p>\n<p>{outro}</p>\n</body></html>\n"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>\n<body>\n<p>{intro}</p>\n<p><a href=\"{link}\">{action}</a></p>\n<p>The link works once, for {within} (until {until}). If the link does not open, copy this address into your browser:<br>{link}</p>\n<p>{outro}</p>\n</body></html>\n"
     );
     (subject, text, html)
 }
