@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser tests: the auth-service's pages (/ and /account) driven in headless
+# The browser tests: the auth-service's pages (/, /account, /reset) driven in headless
 # Chromium through Selenium, against the real auth-service (debug build) in
 # session.per_user = multiple mode. Installs Chromium, chromedriver and a venv with
 # Selenium when missing. Uses the stores in TEST_REDIS_URL / TEST_MONGODB_URI when both
@@ -19,12 +19,13 @@ IDLE_TIMEOUT_SECONDS=6
 ensure_apt_package chromium chromium
 ensure_apt_package chromedriver chromium-driver
 
-# Makes sure .venv-browser holds exactly the pinned packages (Selenium and what it needs).
+# Makes sure .venv-browser holds exactly the pinned packages (Selenium and what it
+# needs; aiosmtpd for the SMTP sink the recovery tests read their mails from).
 ensure_selenium() {
     local wanted installed=""
-    wanted=$(grep -i '^selenium==' "$BROWSER_REQUIREMENTS")
+    wanted=$(grep -i -E '^(selenium|aiosmtpd)==' "$BROWSER_REQUIREMENTS" | sort)
     if [ -x "$BROWSER_VENV/bin/python" ]; then
-        installed=$("$BROWSER_VENV/bin/pip" freeze 2>/dev/null | grep -i '^selenium==' || true)
+        installed=$("$BROWSER_VENV/bin/pip" freeze 2>/dev/null | grep -i -E '^(selenium|aiosmtpd)==' | sort || true)
     fi
     if [ "$installed" = "$wanted" ]; then
         return 0
@@ -69,6 +70,7 @@ start_auth() {
         APP__PASSWORD__BCRYPT_COST=4 \
         APP__SIGNUP__MAX_PER_IP_PER_HOUR=100000 \
         APP__SIGNUP__MAX_PER_MINUTE=100000 \
+        APP__SERVER__PUBLIC_URL="http://localhost:$AUTH_PORT" \
         RUST_LOG=warn \
         "$@" "$AUTH_BIN" >"$RUN_DIR/$name.log" 2>&1 &
     PIDS+=("$!")
@@ -78,7 +80,19 @@ start_auth() {
     fi
 }
 
-start_auth main
+# The SMTP sink (scripts/smtp-sink.py) the main instance mails to; the recovery tests
+# read the mails from MAIL_DIR.
+MAIL_DIR="$RUN_DIR/mail"
+SMTP_PORT=$(free_port)
+"$BROWSER_VENV/bin/python" scripts/smtp-sink.py --port "$SMTP_PORT" --dir "$MAIL_DIR" \
+    >"$RUN_DIR/smtp-sink.log" 2>&1 &
+PIDS+=("$!")
+if ! wait_port "$SMTP_PORT" 30; then
+    cat "$RUN_DIR/smtp-sink.log" >&2
+    exit 1
+fi
+
+start_auth main APP__MAIL__SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
 MAIN_PORT=$AUTH_PORT
 start_auth idle APP__SESSION__IDLE_TIMEOUT_SECONDS="$IDLE_TIMEOUT_SECONDS"
 IDLE_PORT=$AUTH_PORT
@@ -90,6 +104,7 @@ status=0
 BROWSER_BASE_URL="http://localhost:$MAIN_PORT" \
     BROWSER_IDLE_BASE_URL="http://localhost:$IDLE_PORT" \
     BROWSER_IDLE_TIMEOUT_SECONDS="$IDLE_TIMEOUT_SECONDS" \
+    BROWSER_MAIL_DIR="$MAIL_DIR" \
     BROWSER_SCREENSHOT_DIR="$REPO_ROOT/target/screenshots" \
     timeout --kill-after=10 240 "$BROWSER_VENV/bin/python" tests/browser/run.py "$@" || status=$?
 

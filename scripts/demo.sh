@@ -3,11 +3,15 @@
 # request and answer. Act 1 (the stack as make run started it, session.per_user = single):
 # sign-up, login, /me, login again, logout, /me refused. Act 2 starts a second pair of
 # services with session.per_user = multiple against the same stores: two devices log in,
-# the first lists both and signs the second out, the second is refused.
+# the first lists both and signs the second out, the second is refused. Act 3 (back on
+# make run's stack, which mails to its SMTP sink in .run/mail/): a forgotten password:
+# forgot, the mail, the reset, the old session refused, sign in with the new password.
 set -euo pipefail
 source "$(dirname "$0")/services.sh"
 AUTH=${AUTH_URL:-http://127.0.0.1:8080}
 RESOURCE=${RESOURCE_URL:-http://127.0.0.1:8081}
+MAIN_AUTH=$AUTH
+MAIN_RESOURCE=$RESOURCE
 EMAIL="demo-$(date +%s)-$RANDOM@example.com"
 PASSWORD="correct horse battery"
 
@@ -106,5 +110,67 @@ step "12. the laptop signs the phone out" -X DELETE "$AUTH/sessions/$PHONE_SESSI
 step "13. the phone is refused" "$RESOURCE/me" -H "Authorization: Bearer $PHONE"
 [ "$STATUS" = 401 ] || exit 1
 step "14. the laptop still gets in" "$RESOURCE/me" -H "Authorization: Bearer $LAPTOP"
+[ "$STATUS" = 200 ] || exit 1
+echo "act 2 finished: every step answered as the contract says"
+echo
+
+echo "## act 3: a forgotten password (make run's stack, mail to .run/mail/)"
+AUTH=$MAIN_AUTH
+RESOURCE=$MAIN_RESOURCE
+MAIL_DIR="$REPO_ROOT/.run/mail"
+[ -d "$MAIL_DIR" ] || { echo "error: no .run/mail/: act 3 needs make run's SMTP sink" >&2; exit 1; }
+EMAIL="demo-$(date +%s)-$RANDOM@example.com"
+NEW_PASSWORD="battery staple horse"
+step "15. sign up" -X POST "$AUTH/signup" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}"
+[ "$STATUS" = 201 ] || exit 1
+step "16. log in" -X POST "$AUTH/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}"
+[ "$STATUS" = 200 ] || exit 1
+OLD_TOKEN=$(echo "$BODY" | json token)
+step "17. forgot the password: 202 whether or not the account exists" -X POST "$AUTH/password/forgot" \
+    -H 'Content-Type: application/json' -d "{\"email\":\"$EMAIL\"}"
+[ "$STATUS" = 202 ] || exit 1
+echo "### 18. the mail arrives in .run/mail/"
+# The newest mail to EMAIL: its file and the token of its /reset link.
+read_mail() {
+    python3 - "$MAIL_DIR" "$EMAIL" <<'PY'
+import email, email.policy, os, re, sys
+folder, to = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(folder), reverse=True):
+    if not name.endswith(".eml"):
+        continue
+    with open(os.path.join(folder, name), "rb") as raw:
+        mail = email.message_from_binary_file(raw, policy=email.policy.default)
+    if mail["To"] == to:
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        match = re.search(r"/reset#token=([A-Za-z0-9_-]{43})", text)
+        print(name, match.group(1) if match else "")
+        break
+PY
+}
+MAIL=""
+for _ in $(seq 1 50); do
+    MAIL=$(read_mail)
+    [ -n "$MAIL" ] && break
+    sleep 0.2
+done
+[ -n "$MAIL" ] || { echo "error: no mail to $EMAIL in .run/mail/ within 10 s" >&2; exit 1; }
+RESET_TOKEN=${MAIL#* }
+echo ".run/mail/${MAIL%% *}: a reset link with a token of ${#RESET_TOKEN} characters"
+echo
+step "19. reset the password with the mailed token" -X POST "$AUTH/password/reset" \
+    -H 'Content-Type: application/json' -d "{\"token\":\"$RESET_TOKEN\",\"newPassword\":\"$NEW_PASSWORD\"}"
+[ "$STATUS" = 204 ] || exit 1
+step "20. the session from before the reset is refused" "$RESOURCE/me" -H "Authorization: Bearer $OLD_TOKEN"
+[ "$STATUS" = 401 ] || exit 1
+step "21. the old password is refused" -X POST "$AUTH/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}"
+[ "$STATUS" = 401 ] || exit 1
+step "22. sign in with the new password" -X POST "$AUTH/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$NEW_PASSWORD\"}"
+[ "$STATUS" = 200 ] || exit 1
+NEW_TOKEN=$(echo "$BODY" | json token)
+step "23. the new session gets in" "$RESOURCE/me" -H "Authorization: Bearer $NEW_TOKEN"
 [ "$STATUS" = 200 ] || exit 1
 echo "demo finished: every step answered as the contract says"

@@ -93,6 +93,8 @@ start() {
 }
 
 AUTH_PORT=$(free_port)
+# Mail on, so the recovery endpoints and pages are there to test; to a port nothing
+# listens on (a mail the runs cause is tried, fails and is dropped; no answer changes).
 start auth-service "$AUTH_PORT" \
     APP__MONGODB__URI="$TEST_MONGODB_URI" \
     APP__MONGODB__DATABASE="schemathesis_$RUN_ID" \
@@ -101,7 +103,9 @@ start auth-service "$AUTH_PORT" \
     APP__SIGNUP__MAX_PER_IP_PER_HOUR=1000000 \
     APP__SIGNUP__MAX_PER_MINUTE=1000000 \
     APP__LOGIN__MAX_FAILURES_PER_EMAIL=1000000 \
-    APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE=1000000
+    APP__LOGIN__MAX_FAILURES_PER_IP_PER_MINUTE=1000000 \
+    APP__RECOVERY__MAX_PER_IP_PER_HOUR=1000000 \
+    APP__MAIL__SMTP_URL="smtp://127.0.0.1:$(free_port)"
 RESOURCE_PORT=$(free_port)
 start resource-service "$RESOURCE_PORT"
 AUTH_URL="http://127.0.0.1:$AUTH_PORT"

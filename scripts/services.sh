@@ -112,6 +112,20 @@ rss_kb() {
 # start_service NAME PORT LOGFILE [VAR=VALUE...]: runs the release binary NAME in the
 # background with extra environment; sets SERVICE_PID and waits for its port.
 # Stops it again when it does not answer.
+# ensure_smtp_sink: aiosmtpd (pinned) in .venv-tools, for scripts/smtp-sink.py, the local
+# SMTP server make run and the tests mail to; sets SMTP_SINK_PYTHON.
+AIOSMTPD_VERSION=1.4.6
+ensure_smtp_sink() {
+    local venv="$REPO_ROOT/.venv-tools"
+    SMTP_SINK_PYTHON="$venv/bin/python"
+    if [ -x "$venv/bin/aiosmtpd" ] &&
+        [ "$("$venv/bin/pip" show aiosmtpd 2>/dev/null | sed -n 's/^Version: //p')" = "$AIOSMTPD_VERSION" ]; then
+        return 0
+    fi
+    echo "installing aiosmtpd $AIOSMTPD_VERSION into .venv-tools" >&2
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION" >&2
+}
+
 start_service() {
     local name=$1 port=$2 log=$3
     shift 3

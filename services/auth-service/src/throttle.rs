@@ -15,6 +15,10 @@
 //! nothing for the next one.
 //!
 //! **Sign-up**: per client IP per hour, and for the whole service per minute.
+//!
+//! **Recovery**: requests to `/password/forgot`, `/password/reset` and
+//! `/email/verify/resend` per client IP per hour, together; reset and verification
+//! mails per address per hour, together (keyed on the address's digest).
 
 use std::time::Duration;
 
@@ -276,5 +280,41 @@ impl Throttle {
             }
         }
         Ok(())
+    }
+
+    /// Counts one recovery request from `ip` (per hour; `max` allowed), or says how
+    /// long to wait. Refused requests count too.
+    pub async fn recovery(&self, ip: Option<&str>, max: u64) -> Result<(), ThrottleError> {
+        if let Some(ip) = ip {
+            let (key, left) = self.window_key(&format!("recovery:ip:{ip}"), 3600);
+            if self.reserve(&key, 3600).await? > max {
+                return Err(ThrottleError::Throttled(left));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts one mail to `email` (normalised) in the current hour; true while at most
+    /// `max` were counted, so the mail may go.
+    pub async fn mail(&self, email: &str, max: u64) -> Result<bool, ThrottleError> {
+        let digest = &token_digest(email)[..32];
+        let (key, _) = self.window_key(&format!("mail:{digest}"), 3600);
+        Ok(self.reserve(&key, 3600).await? <= max)
+    }
+
+    /// Forgets the failed logins counted for `email` (a password reset proved the
+    /// owner); best effort.
+    pub async fn clear_failures(&self, email: &str) {
+        let digest = &token_digest(email)[..32];
+        let key = format!("{}email:{{{digest}}}:failures", self.prefix);
+        let _ = self
+            .redis
+            .with_connection("throttle", |mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
     }
 }

@@ -33,6 +33,17 @@ pub struct User {
     pub password_hash: String,
     /// When the user signed up.
     pub created_at: bson::DateTime,
+    /// False while the email waits for verification (`signup.verify_email`); absent
+    /// (accounts made before verification existed) counts as verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+impl User {
+    /// True unless the account waits for its email to be verified.
+    pub fn email_verified(&self) -> bool {
+        self.email_verified != Some(false)
+    }
 }
 
 /// A users-collection call failed.
@@ -121,15 +132,22 @@ impl UserRepository {
             .copied()
     }
 
-    /// Inserts a new user; a duplicate email is [`UserError::EmailTaken`].
+    /// Inserts a new user, its email verified or waiting for verification; a
+    /// duplicate email is [`UserError::EmailTaken`].
     #[tracing::instrument(skip_all)]
-    pub async fn insert(&self, email: &str, password_hash: String) -> Result<User, UserError> {
+    pub async fn insert(
+        &self,
+        email: &str,
+        password_hash: String,
+        email_verified: bool,
+    ) -> Result<User, UserError> {
         self.ensure_indexes().await?;
         let user = User {
             id: ObjectId::new(),
             email: email.to_owned(),
             password_hash,
             created_at: bson::DateTime::now(),
+            email_verified: Some(email_verified),
         };
         match self.bounded("insert", self.users.insert_one(&user)).await? {
             Ok(_) => Ok(user),
@@ -177,6 +195,43 @@ impl UserRepository {
         .await?
         .map_err(|e| Self::unavailable("update", &e))?;
         Ok(())
+    }
+
+    /// A password reset: the new hash, and the email verified (the mail reached its
+    /// owner). The user as it is now; `None` when there is no such user.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        id: ObjectId,
+        hash: &str,
+    ) -> Result<Option<User>, UserError> {
+        self.bounded(
+            "update",
+            self.users
+                .find_one_and_update(
+                    doc! { "_id": id },
+                    doc! { "$set": { "password_hash": hash, "email_verified": true } },
+                )
+                .return_document(mongodb::options::ReturnDocument::After),
+        )
+        .await?
+        .map_err(|e| Self::unavailable("update", &e))
+    }
+
+    /// Marks the user's email verified; false when there is no such user.
+    #[tracing::instrument(skip_all)]
+    pub async fn mark_verified(&self, id: ObjectId) -> Result<bool, UserError> {
+        let updated = self
+            .bounded(
+                "update",
+                self.users.update_one(
+                    doc! { "_id": id },
+                    doc! { "$set": { "email_verified": true } },
+                ),
+            )
+            .await?
+            .map_err(|e| Self::unavailable("update", &e))?;
+        Ok(updated.matched_count == 1)
     }
 
     /// Answers when MongoDB answers a ping in time.

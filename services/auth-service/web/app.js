@@ -1,7 +1,8 @@
-// The session store's pages: sign in / sign up (`/`) and the account page (`/account`).
-// One script for both, chosen by <body data-page>. It talks to the JSON endpoints with
-// the session cookie (HttpOnly, never seen here) and sends the CSRF cookie's value in
-// X-CSRF-Token on every unsafe request. Everything the server says is rendered with
+// The session store's pages: sign in / sign up (`/`), the account page (`/account`),
+// and the pages mails link to (`/reset`, `/welcome`). One script for all, chosen by
+// <body data-page>. It talks to the JSON endpoints with the session cookie (HttpOnly,
+// never seen here) and sends the CSRF cookie's value in X-CSRF-Token on every unsafe
+// request. Everything the server says is rendered with
 // textContent and createElement, never as HTML.
 (function () {
   "use strict";
@@ -294,6 +295,139 @@
             }
           }
         );
+    });
+  }
+
+  // ---- Recovery: "Forgot your password?", /reset, /welcome ----------------------------
+
+  var FORGOT_SENT = "If an account has this address, a mail with a link to set a new password is on its way. The link works for a limited time.";
+
+  function initForgot() {
+    var form = byId("forgot-form");
+    if (!form) return;
+    var details = byId("forgot");
+    details.addEventListener("toggle", function () {
+      if (!details.open) return;
+      var email = byId("forgot-email");
+      if (!email.value) email.value = byId("signin-email").value.trim();
+      email.focus();
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var email = byId("forgot-email");
+      var button = byId("forgot-submit");
+      say("forgot-error", "");
+      say("forgot-status", "");
+      markInvalid([email], email.value.trim() ? [] : [email]);
+      if (!email.value.trim()) {
+        say("forgot-error", "Enter the email of your account.");
+        return;
+      }
+      button.disabled = true;
+      api("POST", "/password/forgot", { email: email.value.trim() }).then(
+        function () {
+          button.disabled = false;
+          say("forgot-status", FORGOT_SENT);
+        },
+        function (err) {
+          button.disabled = false;
+          say("forgot-error", describeError(err));
+        }
+      );
+    });
+  }
+
+  /** The token a mail's link carries in the fragment (#token=...), then forgets it. */
+  function fragmentToken() {
+    var match = /(?:^#|&)token=([A-Za-z0-9_-]*)/.exec(window.location.hash || "");
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname);
+    }
+    return match ? match[1] : "";
+  }
+
+  function initReset() {
+    var token = fragmentToken();
+    var form = byId("reset-form");
+    var password = byId("reset-password");
+    var confirm = byId("reset-confirm");
+    var button = byId("reset-submit");
+    if (!token) {
+      say("reset-error", "This page needs the link from your reset mail. Ask for a new one with “Forgot your password?” on the sign-in page.");
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      say("reset-error", "");
+      var missing = [password, confirm].filter(function (f) { return !f.value; });
+      markInvalid([password, confirm], missing);
+      if (missing.length) {
+        say("reset-error", "Enter the new password twice.");
+        return;
+      }
+      if (password.value !== confirm.value) {
+        markInvalid([password, confirm], [confirm]);
+        say("reset-error", "The two passwords differ.");
+        return;
+      }
+      button.disabled = true;
+      api("POST", "/password/reset", { token: token, newPassword: password.value }).then(
+        function () {
+          form.hidden = true;
+          byId("reset-done").hidden = false;
+          say("reset-status", "Your password is changed and every session of your account has ended. Sign in with the new password.");
+          byId("reset-sign-in").focus();
+        },
+        function (err) {
+          button.disabled = false;
+          say("reset-error", describeError(err));
+          if (err instanceof ApiError && err.code === "weak_password") markInvalid([password, confirm], [password]);
+        }
+      );
+    });
+    password.focus();
+  }
+
+  function initWelcome() {
+    var token = fragmentToken();
+    var resend = byId("resend-form");
+    var failed = function (text) {
+      say("welcome-status", "");
+      say("welcome-error", text);
+      resend.hidden = false;
+    };
+    if (!token) {
+      failed("This page needs the link from your confirmation mail.");
+    } else {
+      api("POST", "/email/verify", { token: token }).then(
+        function () {
+          say("welcome-status", "Your email address is confirmed. You can sign in now.");
+          byId("welcome-sign-in").focus();
+        },
+        function (err) {
+          failed(describeError(err));
+        }
+      );
+    }
+    resend.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var email = byId("resend-email");
+      var button = byId("resend-submit");
+      if (!email.value.trim()) {
+        markInvalid([email], [email]);
+        return;
+      }
+      markInvalid([email], []);
+      button.disabled = true;
+      api("POST", "/email/verify/resend", { email: email.value.trim() }).then(
+        function () {
+          button.disabled = false;
+          say("resend-status", "If this address has an account waiting for confirmation, a new link is on its way.");
+        },
+        function (err) {
+          button.disabled = false;
+          say("resend-status", describeError(err));
+        }
+      );
     });
   }
 
@@ -590,8 +724,12 @@
 
   function start() {
     var page = document.body.dataset.page;
-    if (page === "index") initIndex();
-    else if (page === "account") initAccount();
+    if (page === "index") {
+      initIndex();
+      initForgot();
+    } else if (page === "account") initAccount();
+    else if (page === "reset") initReset();
+    else if (page === "welcome") initWelcome();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

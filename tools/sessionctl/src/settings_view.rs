@@ -72,6 +72,45 @@ pub fn auth(s: &auth_service::configuration::Settings) -> Rows {
         s.signup.max_per_ip_per_hour,
     );
     row(&mut rows, "signup.max_per_minute", s.signup.max_per_minute);
+    row(&mut rows, "signup.verify_email", s.signup.verify_email);
+    row(
+        &mut rows,
+        "server.public_url",
+        optional(s.server.public_url.as_deref()),
+    );
+    row(
+        &mut rows,
+        "mail.smtp_url",
+        match &s.mail.smtp_url {
+            // May carry the SMTP password: masked like every URL.
+            Some(url) => Value::from(mask::url(url.expose_secret())),
+            None => Value::from("not set: recovery and verification are off (404)"),
+        },
+    );
+    row(&mut rows, "mail.from", s.mail.from.as_str());
+    row(&mut rows, "mail.max_attempts", s.mail.max_attempts);
+    row(&mut rows, "mail.retry_initial_ms", s.mail.retry_initial_ms);
+    row(&mut rows, "mail.timeout_ms", s.mail.timeout_ms);
+    row(
+        &mut rows,
+        "recovery.token_ttl_seconds",
+        s.recovery.token_ttl_seconds,
+    );
+    row(
+        &mut rows,
+        "recovery.verify_ttl_seconds",
+        s.recovery.verify_ttl_seconds,
+    );
+    row(
+        &mut rows,
+        "recovery.max_per_email_per_hour",
+        s.recovery.max_per_email_per_hour,
+    );
+    row(
+        &mut rows,
+        "recovery.max_per_ip_per_hour",
+        s.recovery.max_per_ip_per_hour,
+    );
     row(&mut rows, "validation.cache", s.validation.cache);
     row(
         &mut rows,
@@ -363,5 +402,16 @@ mod tests {
         assert!(!shown.contains(settings.jwt.secret.expose_secret()));
         assert!(!shown.contains(settings.internal.token.expose_secret()));
         assert!(shown.contains("\"jwt.secret\",\"*** (a built-in development"));
+    }
+
+    #[test]
+    fn the_smtp_password_is_masked() {
+        let mut settings = auth_service::configuration::Settings::defaults().expect("defaults");
+        settings.mail.smtp_url = Some(secrecy::SecretString::from(
+            "smtps://mailer:sm7p-s3cret@smtp.example.com:465".to_owned(),
+        ));
+        let shown = serde_json::to_string(&auth(&settings)).expect("json");
+        assert!(!shown.contains("sm7p-s3cret"), "{shown}");
+        assert!(shown.contains("smtp.example.com"), "{shown}");
     }
 }

@@ -225,7 +225,7 @@ pub async fn sign_up(
 error_responses!(
     /// What `POST /login` refuses with.
     LogInErrors: InvalidRequest, UnsupportedMediaType, PayloadTooLarge, InvalidCredentials,
-        TooManyRequests, TooManySessions, ServiceUnavailable
+        EmailNotVerified, TooManyRequests, TooManySessions, ServiceUnavailable
 );
 
 /// `POST /login`: checks the password and answers the user's session token.
@@ -280,6 +280,7 @@ pub async fn log_in(
         Ok(_) => "success",
         Err(AccountError::InvalidCredentials) => "invalid_credentials",
         Err(AccountError::TooManyRequests(_)) => "throttled",
+        Err(AccountError::EmailNotVerified) => "email_not_verified",
         Err(_) => "unavailable",
     };
     session_core::measure::count("logins_total", "outcome", label);

@@ -9,6 +9,7 @@ mod introspect;
 mod jwks;
 pub mod openapi;
 mod pages;
+mod recovery;
 mod sessions;
 mod verify;
 
@@ -20,6 +21,8 @@ service_kit::routes! {
     /// Mounts every route of the auth-service (`/metrics` is the shared server's).
     "/" => { get => pages::index },
     "/account" => { get => pages::account },
+    "/reset" => { get => pages::reset },
+    "/welcome" => { get => pages::welcome },
     "/assets/app.css" => { get => pages::style },
     "/assets/app.js" => { get => pages::script },
     "/signup" => { post => account::sign_up },
@@ -32,6 +35,10 @@ service_kit::routes! {
     "/logout/others" => { post => sessions::log_out_others },
     "/logout/all" => { post => sessions::log_out_all },
     "/password" => { post => sessions::change_password },
+    "/password/forgot" => { post => recovery::forgot },
+    "/password/reset" => { post => recovery::reset },
+    "/email/verify" => { post => recovery::verify },
+    "/email/verify/resend" => { post => recovery::resend },
     "/admin/users/{user_id}/sessions" => {
         get => sessions::admin_list,
         delete => sessions::admin_end,

@@ -6,7 +6,7 @@
 use service_kit::openapi::{ADMIN_TOKEN, INTERNAL_TOKEN, SESSION_BEARER, SESSION_COOKIE, complete};
 use utoipa::OpenApi;
 
-use super::{account, health, introspect, jwks, pages, sessions, verify};
+use super::{account, health, introspect, jwks, pages, recovery, sessions, verify};
 
 /// The security schemes, the shared headers and the `500` of every operation.
 struct Contract;
@@ -38,6 +38,10 @@ impl utoipa::Modify for Contract {
         sessions::log_out_others,
         sessions::log_out_all,
         sessions::change_password,
+        recovery::forgot,
+        recovery::reset,
+        recovery::verify,
+        recovery::resend,
         sessions::admin_list,
         sessions::admin_end,
         sessions::admin_delete_user,
@@ -46,6 +50,8 @@ impl utoipa::Modify for Contract {
         jwks::jwks,
         pages::index,
         pages::account,
+        pages::reset,
+        pages::welcome,
         pages::style,
         pages::script,
         service_kit::health::live,
@@ -61,6 +67,7 @@ impl utoipa::Modify for Contract {
     modifiers(&Contract),
     tags(
         (name = "account", description = "Sign-up, login, logout, the presented session, the password."),
+        (name = "recovery", description = "A forgotten password and email verification, by mail (only while `mail.smtp_url` is set)."),
         (name = "sessions", description = "A user's sessions: list, refresh, end."),
         (name = "admin", description = "Any user's sessions, for operators holding `admin.token`."),
         (name = "services", description = "For other services and gateways: introspection, `/verify`, the JWK Set."),

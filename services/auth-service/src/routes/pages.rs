@@ -1,4 +1,6 @@
-//! `GET /` and `GET /account`: the pages a person signs in and manages sessions with.
+//! `GET /` and `GET /account`: the pages a person signs in and manages sessions with;
+//! `GET /reset` and `GET /welcome`: the pages reset and verification mails link to
+//! (only while mail is on; `/` offers "Forgot your password?" only then too).
 //! Plain HTML, CSS and one script, embedded in the binary (no build step, nothing
 //! from another origin), under a strict Content-Security-Policy. The pages use the
 //! session cookie and the JSON endpoints; a visitor's cookie decides which page they
@@ -7,11 +9,33 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use session_core::SessionValidator;
+use session_core::{ErrorCode, SessionValidator};
+
+use crate::accounts::Accounts;
+use crate::error::ApiError;
 use session_core::request::Source;
 
 const INDEX: &str = include_str!("../../web/index.html");
 const ACCOUNT: &str = include_str!("../../web/account.html");
+const RESET: &str = include_str!("../../web/reset.html");
+const WELCOME: &str = include_str!("../../web/welcome.html");
+
+/// The part of `/` shown only while mail is on, between these markers.
+const RECOVERY_START: &str = "<!-- recovery -->";
+const RECOVERY_END: &str = "<!-- /recovery -->";
+
+/// `/` without its recovery part (mail off).
+fn index_without_recovery() -> &'static str {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PAGE.get_or_init(
+        || match (INDEX.find(RECOVERY_START), INDEX.find(RECOVERY_END)) {
+            (Some(start), Some(end)) if start < end => {
+                format!("{}{}", &INDEX[..start], &INDEX[end + RECOVERY_END.len()..])
+            }
+            _ => INDEX.to_owned(),
+        },
+    )
+}
 const STYLE: &str = include_str!("../../web/app.css");
 const SCRIPT: &str = include_str!("../../web/app.js");
 
@@ -67,11 +91,62 @@ fn see_other(to: &'static str) -> HttpResponse {
             headers(("Location" = String, description = "`/account`."))),
     )
 )]
-pub async fn index(req: HttpRequest) -> HttpResponse {
+pub async fn index(req: HttpRequest, accounts: web::Data<Accounts>) -> HttpResponse {
     if signed_in(&req).await {
         see_other("/account")
-    } else {
+    } else if accounts.recovery().is_some() {
         page(INDEX)
+    } else {
+        page(index_without_recovery())
+    }
+}
+
+/// `GET /reset`: the page a reset mail links to (`/reset#token=...`).
+#[utoipa::path(
+    get,
+    path = "/reset",
+    tag = "pages",
+    operation_id = "resetPage",
+    summary = "Password reset page",
+    description = "The page a reset mail links to, `/reset#token=...`: the token travels in the fragment, so no server log or `Referer` sees it. The page asks for the new password, posts it with the token to `/password/reset`, then offers to sign in. Without `mail.smtp_url`: `404`.",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String,
+            headers(
+                ("Content-Security-Policy" = String, description = "Scripts, styles and everything else from this origin only; no inline script, no frames."),
+                ("Cache-Control" = String, description = "`no-store`."),
+            )),
+        (status = 404, description = "`not_found`: mail is off.", body = session_core::ErrorBody),
+    )
+)]
+pub async fn reset(accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
+    mail_page(&accounts, RESET)
+}
+
+/// `GET /welcome`: the page a verification mail links to (`/welcome#token=...`).
+#[utoipa::path(
+    get,
+    path = "/welcome",
+    tag = "pages",
+    operation_id = "welcomePage",
+    summary = "Email verification page",
+    description = "The page a verification mail links to, `/welcome#token=...`: it posts the token to `/email/verify` and says whether it worked (and offers a new link when it did not). Without `mail.smtp_url`: `404`.",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String,
+            headers(
+                ("Content-Security-Policy" = String, description = "Scripts, styles and everything else from this origin only; no inline script, no frames."),
+                ("Cache-Control" = String, description = "`no-store`."),
+            )),
+        (status = 404, description = "`not_found`: mail is off.", body = session_core::ErrorBody),
+    )
+)]
+pub async fn welcome(accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
+    mail_page(&accounts, WELCOME)
+}
+
+fn mail_page(accounts: &Accounts, body: &'static str) -> Result<HttpResponse, ApiError> {
+    match accounts.recovery() {
+        Some(_) => Ok(page(body)),
+        None => Err(ApiError::new(ErrorCode::NotFound)),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app_with, unique_email};
 const ADMIN: &str = "events-admin-token-that-is-32-bytes-long-0123";
 
 /// The events of the app's stream, in stream order.
-async fn stream(app: &mut TestApp) -> Vec<Value> {
+pub async fn stream(app: &mut TestApp) -> Vec<Value> {
     let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
         .arg(format!("{}events", app.prefix))
         .arg("-")
@@ -37,7 +37,7 @@ async fn stream(app: &mut TestApp) -> Vec<Value> {
 }
 
 /// The user's events as `type` or `type:reason` / `type:via`, in order.
-async fn story(app: &mut TestApp, user_id: &str) -> Vec<String> {
+pub async fn story(app: &mut TestApp, user_id: &str) -> Vec<String> {
     stream(app)
         .await
         .into_iter()

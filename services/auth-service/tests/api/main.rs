@@ -15,6 +15,7 @@ mod logout;
 mod openapi;
 mod password;
 mod proxies;
+mod recovery;
 mod replica_set;
 mod signup;
 mod throttle;

@@ -213,6 +213,66 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
     .await;
 }
 
+#[tokio::test]
+async fn reset_tokens_are_out_of_the_resource_services_reach() {
+    // Mail on, to a port nothing listens on: the token is stored before the mail is
+    // tried, and the mail's failure changes nothing here.
+    let smtp = format!("smtp://127.0.0.1:{}", free_port());
+    let (redis, s, resource_url) = acl_stack(&[("APP__MAIL__SMTP_URL", smtp.as_str())]).await;
+    let email = unique_email();
+    let user_id = s.sign_up(&email).await["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .client
+        .post(s.auth.url("/password/forgot"))
+        .json(&serde_json::json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+
+    // The auth-service's user wrote the token's keys under recovery:*.
+    let key = format!("recovery:{{session:}}:reset:user:{user_id}");
+    let mut auth = connect(&format!(
+        "redis://auth-service:{AUTH_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let digest = loop {
+        let held: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut auth)
+            .await
+            .unwrap();
+        if let Some(digest) = held {
+            break digest;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no reset token was stored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(digest.len(), 64, "a SHA-256 digest, not the token");
+    let token_key = format!("recovery:{{session:}}:reset:{digest}");
+
+    // The resource-service's user can read neither key.
+    let mut resource = connect(&resource_url).await;
+    for key in [&key, &token_key] {
+        let read: redis::RedisResult<Option<String>> =
+            redis::cmd("GET").arg(key).query_async(&mut resource).await;
+        let err = read.expect_err("a reset token key must be out of reach");
+        assert!(
+            err.to_string().to_lowercase().contains("noperm")
+                || err.to_string().contains("permission"),
+            "{err}"
+        );
+    }
+}
+
 const ADMIN_TOKEN: &str = "e2e-admin-token-that-is-32-bytes-long-0123";
 
 #[tokio::test]
