@@ -328,17 +328,20 @@ impl Delivery {
             .arg("STREAMS")
             .arg(&self.stream)
             .arg(">");
-        let read: Result<Result<Value, String>, StoreError> = self
+        let read: Result<Result<Option<Streams>, String>, StoreError> = self
             .redis
             .with_connection("xreadgroup", |mut conn| async move {
-                Ok(match cmd.query_async::<Value>(&mut conn).await {
-                    Ok(value) => Ok(value),
-                    Err(err) => Err(err.code().unwrap_or("error").to_owned()),
-                })
+                Ok(cmd
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|err| err.code().unwrap_or("error").to_owned()))
             })
             .await;
         match read {
-            Ok(Ok(value)) => Ok(stream_entries(&value)),
+            Ok(Ok(streams)) => Ok(streams
+                .and_then(|s| s.into_iter().next())
+                .map(|(_, entries)| entries.into_iter().map(split).collect())
+                .unwrap_or_default()),
             Ok(Err(code)) if code == "NOGROUP" => Err(ReadError::NoGroup),
             _ => Err(ReadError::Unavailable),
         }
@@ -355,41 +358,34 @@ impl Delivery {
             .arg("0-0")
             .arg("COUNT")
             .arg(100);
-        let Ok(value) = self
+        let claimed: Result<(String, Vec<Entry>, Vec<String>), StoreError> = self
             .redis
             .with_connection("xautoclaim", |mut conn| async move {
-                cmd.query_async::<Value>(&mut conn).await
+                cmd.query_async(&mut conn).await
             })
-            .await
-        else {
-            return false;
-        };
-        let Value::Array(parts) = value else {
+            .await;
+        let Ok((_, claimed, deleted)) = claimed else {
             return false;
         };
         let mut any = false;
-        if let Some(claimed) = parts.get(1) {
-            for (id, kind, data) in entries(claimed) {
-                if held.contains_key(&id) {
-                    continue;
-                }
-                any = true;
-                tracing::info!("took over a webhook delivery another replica left");
-                held.insert(
-                    id,
-                    Held {
-                        kind,
-                        data,
-                        attempts: 0,
-                        due: Instant::now(),
-                        last_error: String::new(),
-                    },
-                );
+        for (id, kind, data) in claimed.into_iter().map(split) {
+            if held.contains_key(&id) {
+                continue;
             }
+            any = true;
+            tracing::info!("took over a webhook delivery another replica left");
+            held.insert(
+                id,
+                Held {
+                    kind,
+                    data,
+                    attempts: 0,
+                    due: Instant::now(),
+                    last_error: String::new(),
+                },
+            );
         }
-        if let Some(Value::Array(deleted)) = parts.get(2)
-            && !deleted.is_empty()
-        {
+        if !deleted.is_empty() {
             // Claimed entries the stream trimmed before they were delivered.
             session_core::measure::count_by("webhook_dropped_total", "", "", deleted.len() as u64);
         }
@@ -555,36 +551,25 @@ fn field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
     }
 }
 
-/// `[[id, [field, value, ...]], ...]` as (id, type, data); an entry without both
-/// fields has empty ones (it is acknowledged as a type no endpoint takes).
-fn entries(value: &Value) -> Vec<(StreamId, String, String)> {
-    list(value)
-        .into_iter()
-        .filter_map(|entry| {
-            let parts = list(entry);
-            let id = text(parts.first()?)?;
-            let fields = parts.get(1).copied();
-            let get = |name: &str| {
-                fields
-                    .and_then(|f| field(f, name))
-                    .and_then(text)
-                    .unwrap_or_default()
-            };
-            Some((StreamId(id), get("type"), get("data")))
-        })
-        .collect()
-}
+/// A stream entry as Redis answers it: its id and its fields.
+type Entry = (String, Vec<(String, String)>);
 
-/// An `XREADGROUP` reply for one stream as its entries.
-fn stream_entries(value: &Value) -> Vec<(StreamId, String, String)> {
-    match value {
-        Value::Array(streams) => streams
-            .first()
-            .map(|s| list(s).get(1).map(|e| entries(e)).unwrap_or_default())
-            .unwrap_or_default(),
-        Value::Map(streams) => streams.first().map(|(_, e)| entries(e)).unwrap_or_default(),
-        _ => Vec::new(),
+/// An `XREADGROUP` answer: each stream's name and entries.
+type Streams = Vec<(String, Vec<Entry>)>;
+
+/// An entry as (id, type, data); an entry without both fields has empty ones (it is
+/// acknowledged as a type no endpoint takes).
+fn split((id, fields): Entry) -> (StreamId, String, String) {
+    let mut kind = String::new();
+    let mut data = String::new();
+    for (name, value) in fields {
+        match name.as_str() {
+            "type" => kind = value,
+            "data" => data = value,
+            _ => {}
+        }
     }
+    (StreamId(id), kind, data)
 }
 
 #[cfg(test)]

@@ -49,15 +49,18 @@ pub async fn tail(from_start: bool, limit: Option<u64>) -> anyhow::Result<()> {
             .arg("STREAMS")
             .arg(&stream)
             .arg(&last);
-        let read: Result<Value, _> = redis
+        let read: Result<Option<Vec<(String, Vec<Entry>)>>, _> = redis
             .with_connection("xread", |mut conn| async move {
                 cmd.query_async(&mut conn).await
             })
             .await;
-        let entries = match read {
-            Ok(value) => {
+        let entries: Vec<Entry> = match read {
+            Ok(streams) => {
                 failures = 0;
-                entries(&value)
+                streams
+                    .and_then(|s| s.into_iter().next())
+                    .map(|(_, entries)| entries)
+                    .unwrap_or_default()
             }
             Err(_) => {
                 failures += 1;
@@ -75,8 +78,11 @@ pub async fn tail(from_start: bool, limit: Option<u64>) -> anyhow::Result<()> {
             continue;
         }
         let mut text = String::new();
-        for (id, data) in entries {
+        for (id, fields) in entries {
             last = id;
+            let Some((_, data)) = fields.into_iter().find(|(name, _)| name == "data") else {
+                continue;
+            };
             // The event as appended; a control character cannot reach the terminal
             // raw (JSON escapes them).
             text.push_str(&data);
@@ -112,33 +118,5 @@ fn last_generated(info: &Value) -> Option<String> {
         .and_then(text)
 }
 
-/// An `XREAD` reply for one stream as (id, data) pairs.
-fn entries(value: &Value) -> Vec<(String, String)> {
-    let Value::Array(streams) = value else {
-        return Vec::new();
-    };
-    let Some(Value::Array(stream)) = streams.first() else {
-        return Vec::new();
-    };
-    let Some(Value::Array(items)) = stream.get(1) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| {
-            let Value::Array(parts) = item else {
-                return None;
-            };
-            let id = text(parts.first()?)?;
-            let Some(Value::Array(fields)) = parts.get(1) else {
-                return None;
-            };
-            let data = fields
-                .chunks(2)
-                .find(|pair| text(&pair[0]).as_deref() == Some("data"))
-                .and_then(|pair| pair.get(1))
-                .and_then(text)?;
-            Some((id, data))
-        })
-        .collect()
-}
+/// A stream entry as Redis answers it: its id and its fields.
+type Entry = (String, Vec<(String, String)>);

@@ -136,6 +136,41 @@ pub fn auth(s: &auth_service::configuration::Settings) -> Rows {
             None => Value::from("not set: the admin endpoints answer 403"),
         },
     );
+    row(&mut rows, "events.enabled", s.events.enabled);
+    row(
+        &mut rows,
+        "events.stream",
+        s.events.stream_key(&s.session.key_prefix).as_str(),
+    );
+    row(&mut rows, "events.max_len", s.events.max_len);
+    row(
+        &mut rows,
+        "webhook.url",
+        // May carry credentials: masked like every URL.
+        optional(s.webhook.url.as_deref().map(mask::url)),
+    );
+    row(
+        &mut rows,
+        "webhook.secret",
+        optional(s.webhook.secret.as_ref().map(mask::secret)),
+    );
+    row(
+        &mut rows,
+        "webhook.types",
+        if s.webhook.types.trim().is_empty() {
+            "all"
+        } else {
+            s.webhook.types.as_str()
+        },
+    );
+    row(&mut rows, "webhook.timeout_ms", s.webhook.timeout_ms);
+    row(
+        &mut rows,
+        "webhook.retry_initial_ms",
+        s.webhook.retry_initial_ms,
+    );
+    row(&mut rows, "webhook.max_attempts", s.webhook.max_attempts);
+    row(&mut rows, "webhook.claim_idle_ms", s.webhook.claim_idle_ms);
     dedupe(rows)
 }
 
@@ -413,5 +448,21 @@ mod tests {
         let shown = serde_json::to_string(&auth(&settings)).expect("json");
         assert!(!shown.contains("sm7p-s3cret"), "{shown}");
         assert!(shown.contains("smtp.example.com"), "{shown}");
+    }
+
+    #[test]
+    fn the_webhook_secret_is_masked() {
+        let mut settings = auth_service::configuration::Settings::defaults().expect("defaults");
+        settings.webhook.url = Some("https://hooks:h00k-pass@hooks.example.com/in".to_owned());
+        settings.webhook.secret = Some(secrecy::SecretString::from(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        ));
+        let shown = serde_json::to_string(&auth(&settings)).expect("json");
+        assert!(
+            !shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            "{shown}"
+        );
+        assert!(!shown.contains("h00k-pass"), "{shown}");
+        assert!(shown.contains("hooks.example.com"), "{shown}");
     }
 }
