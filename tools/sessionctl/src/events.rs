@@ -49,7 +49,7 @@ pub async fn tail(from_start: bool, limit: Option<u64>) -> anyhow::Result<()> {
             .arg("STREAMS")
             .arg(&stream)
             .arg(&last);
-        let read: Result<Option<Vec<(String, Vec<Entry>)>>, _> = redis
+        let read: Result<Option<Streams>, _> = redis
             .with_connection("xread", |mut conn| async move {
                 cmd.query_async(&mut conn).await
             })
@@ -120,3 +120,6 @@ fn last_generated(info: &Value) -> Option<String> {
 
 /// A stream entry as Redis answers it: its id and its fields.
 type Entry = (String, Vec<(String, String)>);
+
+/// An `XREAD` answer: each stream's name and entries.
+type Streams = Vec<(String, Vec<Entry>)>;
