@@ -3,6 +3,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use session_core::events::{self, EventsSettings};
+
+pub use crate::mail::MailSettings;
 use session_core::settings::{
     self, InternalSettings, JwtAlgorithm, JwtSettings, MetricsSettings, RedisSettings,
     ServerSettings, SessionSettings, SettingsError,
@@ -197,23 +199,6 @@ impl WebhookSettings {
         }
         Ok(())
     }
-}
-
-/// Outgoing mail: where it goes, who it is from, how hard it is tried.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MailSettings {
-    /// `smtp://host:port` (plain), `smtps://host:port` or `smtp://host:port?tls=required`,
-    /// with `user:password@` for SMTP AUTH; unset, recovery and verification are off.
-    #[serde(default)]
-    pub smtp_url: Option<SecretString>,
-    /// The `From` address.
-    pub from: String,
-    /// Tries per mail before it is dropped (counted `failed`).
-    pub max_attempts: u32,
-    /// The wait before the second try, in milliseconds; doubled before each next one.
-    pub retry_initial_ms: u64,
-    /// Upper bound of one SMTP conversation, in milliseconds.
-    pub timeout_ms: u64,
 }
 
 /// Reset and verification tokens, and how many mails and requests are allowed.

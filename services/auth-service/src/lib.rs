@@ -5,6 +5,7 @@
 //! - [`startup`]: [`startup::Application`], which binds and runs the server.
 //! - [`routes`]: thin HTTP handlers.
 //! - [`accounts`]: the domain: sign-up, login, logout, introspection.
+//! - [`account_checks`]: the domain's refusals and the rules an email and a password meet.
 //! - [`user_sessions`]: one user's sessions by id, in either `session.per_user` mode.
 //! - [`users`]: the MongoDB `users` collection.
 //! - [`password`]: bcrypt off the async workers.
@@ -14,6 +15,7 @@
 //! - [`webhooks`]: delivery of the session events as signed webhooks.
 //! - [`error`]: the contract's error codes as responses.
 
+pub mod account_checks;
 pub mod accounts;
 pub mod configuration;
 pub mod error;

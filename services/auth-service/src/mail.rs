@@ -14,9 +14,25 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 
-use crate::configuration::MailSettings;
+/// Outgoing mail: where it goes, who it is from, how hard it is tried.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain), `smtps://host:port` or `smtp://host:port?tls=required`,
+    /// with `user:password@` for SMTP AUTH; unset, recovery and verification are off.
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    /// The `From` address.
+    pub from: String,
+    /// Tries per mail before it is dropped (counted `failed`).
+    pub max_attempts: u32,
+    /// The wait before the second try, in milliseconds; doubled before each next one.
+    pub retry_initial_ms: u64,
+    /// Upper bound of one SMTP conversation, in milliseconds.
+    pub timeout_ms: u64,
+}
 
 /// What a mail is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

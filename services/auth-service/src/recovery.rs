@@ -26,7 +26,7 @@ use session_core::measure::count_by;
 use session_core::store::token_digest;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::accounts::{AccountError, check_password, normalize_email};
+use crate::account_checks::{AccountError, check_password, normalize_email};
 use crate::configuration::{RecoverySettings, Settings};
 use crate::mail::{Mail, MailKind, Mailer};
 use crate::password::{Passwords, Priority};
