@@ -23,7 +23,7 @@ use mongodb::bson::oid::ObjectId;
 use session_core::SessionStore;
 use session_core::events::{self, PASSWORD_CHANGED, Reason, USER_EMAIL_VERIFIED};
 use session_core::measure::count_by;
-use session_core::store::token_digest;
+use session_core::store::{Change, token_digest};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::account_checks::{AccountError, check_password, normalize_email};
@@ -345,19 +345,18 @@ impl Inner {
         digest: &str,
     ) -> Result<Option<u64>, AccountError> {
         let (token_key, user_key) = (self.token_key(kind, digest), self.user_key(kind, user_id));
-        let script = &self.consume;
         let consumed: i64 = self
             .store
             .redis()
-            .with_connection("recovery", |mut conn| async move {
-                script
+            .script(
+                "recovery_consume",
+                Change::Nothing,
+                self.consume
                     .key(&token_key)
                     .key(&user_key)
                     .arg(user_id)
-                    .arg(digest)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(digest),
+            )
             .await?;
         Ok(u64::try_from(consumed).ok().filter(|&ms| ms > 0))
     }
@@ -366,20 +365,19 @@ impl Inner {
     /// user has a newer one.
     async fn restore(&self, kind: MailKind, user_id: &str, digest: &str, left_ms: u64) {
         let (token_key, user_key) = (self.token_key(kind, digest), self.user_key(kind, user_id));
-        let script = &self.restore;
-        let restored = self
+        let restored: Result<i64, _> = self
             .store
             .redis()
-            .with_connection("recovery", |mut conn| async move {
-                script
+            .script(
+                "recovery_restore",
+                Change::Nothing,
+                self.restore
                     .key(&token_key)
                     .key(&user_key)
                     .arg(user_id)
                     .arg(digest)
-                    .arg(left_ms)
-                    .invoke_async::<i64>(&mut conn)
-                    .await
-            })
+                    .arg(left_ms),
+            )
             .await;
         if restored.is_err() {
             tracing::warn!(
@@ -395,19 +393,19 @@ impl Inner {
         let digest = token_digest(&token);
         let ttl = self.ttl(kind);
         let (token_key, user_key) = (self.token_key(kind, &digest), self.user_key(kind, user_id));
-        let script = &self.issue;
-        self.store
+        let _: i64 = self
+            .store
             .redis()
-            .with_connection("recovery", |mut conn| async move {
-                script
+            .script(
+                "recovery_issue",
+                Change::Nothing,
+                self.issue
                     .key(&token_key)
                     .key(&user_key)
                     .arg(user_id)
                     .arg(&digest)
-                    .arg(ttl)
-                    .invoke_async::<i64>(&mut conn)
-                    .await
-            })
+                    .arg(ttl),
+            )
             .await?;
         Ok(token)
     }

@@ -90,7 +90,7 @@ end
 
 /// Where the store appends events (`events.*`).
 #[derive(Debug, Clone)]
-pub struct EventStream {
+pub(super) struct EventStream {
     key: String,
     max_len: String,
     /// Standalone and Sentinel: the scripts append (one slot for everything).
@@ -100,7 +100,7 @@ pub struct EventStream {
 impl EventStream {
     /// The stream `key`, trimmed to about `max_len` entries; `inline` unless the store
     /// runs on a Redis Cluster.
-    pub fn new(key: String, max_len: u64, inline: bool) -> Self {
+    pub(super) fn new(key: String, max_len: u64, inline: bool) -> Self {
         Self {
             key,
             max_len: max_len.to_string(),
@@ -108,9 +108,19 @@ impl EventStream {
         }
     }
 
-    /// The stream's key.
-    pub fn key(&self) -> &str {
-        &self.key
+    /// `XADD` of one event, trimmed like every append.
+    fn xadd(&self, kind: &str, data: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&self.key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(&self.max_len)
+            .arg("*")
+            .arg("type")
+            .arg(kind)
+            .arg("data")
+            .arg(data);
+        cmd
     }
 }
 
@@ -230,17 +240,7 @@ impl<'a> Emit<'a> {
         }
         let mut pipe = redis::pipe();
         for (kind, data) in &pending {
-            pipe.cmd("XADD")
-                .arg(&stream.key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(&stream.max_len)
-                .arg("*")
-                .arg("type")
-                .arg(*kind)
-                .arg("data")
-                .arg(*data)
-                .ignore();
+            pipe.add_command(stream.xadd(kind, data)).ignore();
         }
         let appended: Result<(), StoreError> = redis
             .with_connection("xadd", |mut conn| async move {
@@ -271,16 +271,7 @@ pub(super) async fn append(
     kind: &'static str,
     data: &str,
 ) -> Result<(), StoreError> {
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(&stream.key)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(&stream.max_len)
-        .arg("*")
-        .arg("type")
-        .arg(kind)
-        .arg("data")
-        .arg(data);
+    let cmd = stream.xadd(kind, data);
     let _: String = redis
         .with_connection("xadd", |mut conn| async move {
             cmd.query_async(&mut conn).await

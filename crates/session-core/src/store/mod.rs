@@ -21,7 +21,6 @@ pub mod redis;
 mod single;
 
 pub use backend::Connection;
-pub use events::EventStream;
 pub use multiple::token_digest;
 pub use record::{Held, NewSession, Opened, SessionRecord, StoredSession};
 pub use redis::{Change, Redis};
@@ -31,7 +30,7 @@ use crate::events::{EventsSettings, Reason};
 use crate::settings::{
     PerUser, RedisMode, RedisSettings, SessionSettings, SettingsError, WhenFull,
 };
-use events::{Created, Emit};
+use events::{Created, Emit, EventStream};
 use multiple::Multiple;
 use record::{Keys, Lifetime};
 use single::Single;
@@ -141,11 +140,6 @@ impl SessionStore {
             )
         });
         self
-    }
-
-    /// The event stream, when events are on.
-    pub fn event_stream(&self) -> Option<&EventStream> {
-        self.events.as_ref()
     }
 
     /// Appends an account event (`user.*`, `password.changed`; JSON from
