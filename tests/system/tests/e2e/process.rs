@@ -1,6 +1,6 @@
 //! The one guard behind every process a test starts (the services, its own Redis or
 //! MongoDB-wire server): stopped gently or killed, and always reaped on drop; and
-//! the built binaries, built on demand so `cargo test -p resource-service` runs alone.
+//! the built binaries, built on demand so `cargo test -p system` runs alone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
@@ -101,12 +101,21 @@ pub fn signal(pid: u32, name: &str) {
     assert!(ok, "kill -{name} {pid}");
 }
 
+/// The directory cargo put the workspace's binaries in: this test executable lives in
+/// its `deps/` (target/debug/deps/e2e-...), the binaries one level up.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test executable is in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
 /// The path of a workspace binary. The workspace's binaries are built once per run
-/// (as the test command builds them, so usually a no-op): cargo builds only the
-/// tested package's own binaries, and the auth-service must be current too.
+/// (as the test command builds them, so usually a no-op): this package owns none of
+/// them, so `cargo test -p system` alone builds none, and they must be current.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    let own = PathBuf::from(env!("CARGO_BIN_EXE_resource-service"));
     BUILT.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--workspace", "--bins"])
@@ -115,5 +124,7 @@ pub fn binary(name: &str) -> PathBuf {
             .expect("cargo runs");
         assert!(status.success(), "cargo build --workspace --bins failed");
     });
-    own.parent().unwrap().join(name)
+    let path = target_dir().join(name);
+    assert!(path.is_file(), "no {} binary", path.display());
+    path
 }

@@ -428,7 +428,7 @@ async fn a_bad_otlp_endpoint_is_refused_at_start_naming_the_key() {
         "ftp://collector",
         "http://user:secret@collector:4318",
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_resource-service"))
+        let out = std::process::Command::new(crate::helpers::binary("resource-service"))
             .env("APP__TELEMETRY__OTLP_ENDPOINT", bad)
             .env("APP__SERVER__PORT", "0")
             .output()
