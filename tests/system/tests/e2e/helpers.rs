@@ -1,132 +1,18 @@
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+//! The system tests' own fixtures: both services as one stack, and a Redis or
+//! MongoDB-wire server of a test's own (to stop, pause and restart). What every suite
+//! shares comes from test-support, re-exported here.
 
-pub use crate::process::{ChildGuard, TempDir, binary};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-pub const PASSWORD: &str = "correct horse battery";
-pub const SECRET: &str = "e2e-secret-that-is-long-enough-0123456789";
-pub const INTERNAL_TOKEN: &str = "e2e-internal-token-0123456789";
-
-pub fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
-}
-
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A service process, killed when dropped.
-pub struct Service {
-    pub name: &'static str,
-    pub port: u16,
-    pub log: PathBuf,
-    process: ChildGuard,
-    envs: Vec<(String, String)>,
-}
-
-impl Service {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
-    /// Starts the binary with `envs` and waits for `/health/live`.
-    pub async fn start(
-        name: &'static str,
-        port: u16,
-        envs: Vec<(String, String)>,
-        log: PathBuf,
-    ) -> Self {
-        let mut service = Self {
-            name,
-            port,
-            log,
-            process: ChildGuard::default(),
-            envs,
-        };
-        service.spawn().await;
-        service
-    }
-
-    async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        self.process = ChildGuard::spawn(
-            Command::new(binary(self.name))
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("RUST_LOG", "info")
-                .env("APP__SERVER__PORT", self.port.to_string())
-                .env("APP__SERVER__WORKERS", "2")
-                .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .stdout(Stdio::null())
-                .stderr(log),
-        );
-        let client = client_builder().build().unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(res) = client.get(self.url("/health/live")).send().await
-                && res.status() == StatusCode::OK
-            {
-                return;
-            }
-            if let Some(status) = self.process.exited() {
-                panic!(
-                    "{} exited with {status}; log: {}",
-                    self.name,
-                    self.log_text()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{} did not come up",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit; returns how long it took.
-    pub fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
-        self.process.terminate()
-    }
-
-    pub fn stop(&mut self) {
-        self.process.kill();
-    }
-
-    pub async fn restart(&mut self) {
-        self.stop();
-        self.spawn().await;
-    }
-
-    /// The `APP__...` variables it was started with.
-    pub fn envs(&self) -> Vec<(String, String)> {
-        self.envs.clone()
-    }
-
-    /// Sets (or replaces) an environment variable for the next start.
-    pub fn set_env(&mut self, key: &str, value: &str) {
-        self.envs.retain(|(k, _)| k != key);
-        self.envs.push((key.to_owned(), value.to_owned()));
-    }
-
-    /// The service's log so far. A service's log lines are written by a thread of
-    /// its own, in batches a few milliseconds after they are logged; this waits long
-    /// enough (100 ms) for a line logged before the call to be in the file.
-    pub fn log_text(&self) -> String {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
+use test_support::settings;
+pub use test_support::{
+    ChildGuard, INTERNAL_TOKEN, PASSWORD, SECRET, Service, TempDir, assert_error, binary, client,
+    client_builder, env, free_port, kv, mongodb_uri, redis_url, signal, unique_email, unique_id,
+    wait_port,
+};
 
 /// Both services, sharing one Redis key prefix, database and secrets.
 pub struct Stack {
@@ -168,62 +54,37 @@ impl Default for Options {
 }
 
 pub async fn stack(options: Options) -> Stack {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = unique_id();
     let prefix = format!("e2e:{id}:");
     let dir = TempDir::new("e2e");
     let auth_port = free_port();
+    let redis_url = options.redis_url.clone().unwrap_or_else(redis_url);
     let shared = vec![
-        (
-            "APP__REDIS__URL".to_owned(),
-            options
-                .redis_url
-                .clone()
-                .unwrap_or_else(|| env("TEST_REDIS_URL")),
+        kv("APP__REDIS__URL", &redis_url),
+        kv("APP__SESSION__KEY_PREFIX", &prefix),
+        kv("APP__SESSION__TTL_SECONDS", &options.ttl.to_string()),
+        kv(
+            "APP__SESSION__ACCEPT_USER_ID_HEADER",
+            &options.seed.to_string(),
         ),
-        ("APP__SESSION__KEY_PREFIX".to_owned(), prefix.clone()),
-        (
-            "APP__SESSION__TTL_SECONDS".to_owned(),
-            options.ttl.to_string(),
-        ),
-        (
-            "APP__SESSION__ACCEPT_USER_ID_HEADER".to_owned(),
-            options.seed.to_string(),
-        ),
-        ("APP__JWT__SECRET".to_owned(), SECRET.to_owned()),
-        ("APP__INTERNAL__TOKEN".to_owned(), INTERNAL_TOKEN.to_owned()),
+        kv("APP__JWT__SECRET", SECRET),
+        kv("APP__INTERNAL__TOKEN", INTERNAL_TOKEN),
     ];
     let mut auth_env = shared.clone();
+    let mongo_uri = options.mongo_uri.clone().unwrap_or_else(mongodb_uri);
     auth_env.extend([
-        (
-            "APP__MONGODB__URI".to_owned(),
-            options
-                .mongo_uri
-                .clone()
-                .unwrap_or_else(|| env("TEST_MONGODB_URI")),
-        ),
-        (
-            "APP__MONGODB__DATABASE".to_owned(),
-            format!("e2e_{}", &id[..16]),
-        ),
-        ("APP__PASSWORD__BCRYPT_COST".to_owned(), "4".to_owned()),
-        // Every test signs up from 127.0.0.1; the limits have tests of their own.
-        (
-            "APP__SIGNUP__MAX_PER_IP_PER_HOUR".to_owned(),
-            "100000".to_owned(),
-        ),
-        (
-            "APP__SIGNUP__MAX_PER_MINUTE".to_owned(),
-            "100000".to_owned(),
-        ),
+        kv("APP__MONGODB__URI", &mongo_uri),
+        kv("APP__MONGODB__DATABASE", &format!("e2e_{}", &id[..16])),
     ]);
+    auth_env.extend(settings::auth_env());
     let mut resource_env = shared;
     resource_env.extend([
-        ("APP__VALIDATION__MODE".to_owned(), options.mode.to_owned()),
-        (
-            "APP__AUTH_SERVICE__URL".to_owned(),
-            format!("http://127.0.0.1:{auth_port}"),
+        kv("APP__VALIDATION__MODE", options.mode),
+        kv(
+            "APP__AUTH_SERVICE__URL",
+            &format!("http://127.0.0.1:{auth_port}"),
         ),
-        ("APP__VALIDATION__TIMEOUT_MS".to_owned(), "1000".to_owned()),
+        kv("APP__VALIDATION__TIMEOUT_MS", "1000"),
     ]);
     auth_env.extend(options.extra.iter().cloned());
     resource_env.extend(options.extra.iter().cloned());
@@ -251,10 +112,7 @@ pub async fn stack(options: Options) -> Stack {
     Stack {
         auth,
         resource,
-        client: client_builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
+        client: client(),
         _dir: dir,
     }
 }
@@ -302,7 +160,7 @@ impl Stack {
 
     /// The resource-service's environment (`APP__...` and more), to change and reuse.
     pub fn resource_envs(&self) -> Vec<(String, String)> {
-        self.resource.envs.clone()
+        self.resource.envs()
     }
 
     /// Another resource-service with `envs` (later entries win), on a port of its own.
@@ -339,44 +197,6 @@ impl Stack {
             .send()
             .await
             .unwrap()
-    }
-}
-
-/// One `APP__...` variable for a service's environment.
-pub fn kv(k: &str, v: &str) -> (String, String) {
-    (k.to_owned(), v.to_owned())
-}
-
-pub fn unique_email() -> String {
-    format!("e2e-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// Asserts the status and the contract's error code; returns the body.
-pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(res.status(), status, "expected {code}");
-    if status == StatusCode::UNAUTHORIZED {
-        assert!(res.headers().contains_key("www-authenticate"));
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        assert!(res.headers().contains_key("retry-after"));
-    }
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], code, "{body}");
-    body
-}
-
-/// Waits until 127.0.0.1:port accepts connections.
-pub async fn wait_port(port: u16, limit: Duration) {
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < limit,
-            "nothing listens on {port} after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -498,11 +318,4 @@ impl OwnMongo {
         );
         wait_port(self.port, Duration::from_secs(20)).await;
     }
-}
-
-/// A reqwest client builder, with the process's TLS crypto provider installed first
-/// (reqwest is built with rustls and no provider of its own).
-pub fn client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

@@ -17,7 +17,6 @@ mod keys;
 mod metrics;
 mod modes;
 mod openapi;
-mod process;
 mod races;
 mod remote_path;
 mod shutdown;

@@ -11,7 +11,8 @@ use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES, operations, template}
 
 use crate::helpers::{Options, Service, TempDir, client_builder, free_port, stack};
 
-const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p system --test e2e openapi_document_matches_the_committed_copy";
+const REGENERATE: &str =
+    "UPDATE_OPENAPI=1 cargo test -p system --test e2e openapi_document_matches_the_committed_copy";
 
 fn committed_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/resource-service.json")

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::helpers::signal;
 use crate::helpers::{Options, OwnRedis, assert_error, kv, stack};
-use crate::process::signal;
 
 async fn master_and_replica() -> (OwnRedis, OwnRedis) {
     let master = OwnRedis::start(&[]).await;

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::signal;
 use crate::helpers::{
     ChildGuard, Options, PASSWORD, Stack, TempDir, assert_error, env, kv, stack, unique_email,
     wait_port,
 };
-use crate::process::signal;
 use crate::remote_path::make_ca_and_server;
 
 /// A free port a cluster node may use (its bus port is +10000, at most 65535).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Options, Service, env, free_port, kv, stack, unique_email};
+use crate::helpers::{Options, Service, TempDir, env, free_port, kv, stack, unique_email};
 
 /// A receiver that takes `delay` to acknowledge each delivery and counts, per
 /// `webhook-id`, how often it was delivered.
@@ -83,10 +83,9 @@ async fn a_killed_replicas_pending_deliveries_are_taken_over() {
     .await;
     let mut first = s.auth.envs();
     first.retain(|(k, _)| k != "APP__SERVER__PORT");
-    let dir = std::env::temp_dir().join(format!("webhooks-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut second =
-        Service::start("auth-service", free_port(), first, dir.join("auth2.log")).await;
+    let dir = TempDir::new("webhooks");
+    let log = dir.path().join("auth2.log");
+    let mut second = Service::start("auth-service", free_port(), first, log).await;
 
     // 30 users sign up and log in: 60 events, delivered 150 ms each by two replicas.
     for _ in 0..30 {
@@ -153,5 +152,4 @@ async fn a_killed_replicas_pending_deliveries_are_taken_over() {
         s.auth.log_text().contains("took over a webhook delivery"),
         "the survivor says it took entries over"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

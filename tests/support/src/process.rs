@@ -1,6 +1,7 @@
 //! The one guard behind every process a test starts (the services, its own Redis or
-//! MongoDB-wire server): stopped gently or killed, and always reaped on drop; and
-//! the built binaries, built on demand so `cargo test -p system` runs alone.
+//! MongoDB-wire server, an SMTP sink): stopped gently or killed, and always reaped on
+//! drop; temporary directories; and the workspace's built binaries, built on demand
+//! so a suite also runs alone (`cargo test -p system`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
@@ -79,6 +80,7 @@ impl TempDir {
         Self(dir)
     }
 
+    /// The directory.
     pub fn path(&self) -> &Path {
         &self.0
     }
@@ -101,8 +103,9 @@ pub fn signal(pid: u32, name: &str) {
     assert!(ok, "kill -{name} {pid}");
 }
 
-/// The directory cargo put the workspace's binaries in: this test executable lives in
-/// its `deps/` (target/debug/deps/e2e-...), the binaries one level up.
+/// The directory cargo put the workspace's binaries in: a test executable lives in its
+/// `deps/` (target/debug/deps/e2e-...), the binaries one level up. (`env!
+/// ("CARGO_BIN_EXE_...")` names only the tested package's own binaries.)
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     exe.parent()
@@ -112,8 +115,9 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The path of a workspace binary. The workspace's binaries are built once per run
-/// (as the test command builds them, so usually a no-op): this package owns none of
-/// them, so `cargo test -p system` alone builds none, and they must be current.
+/// (as the test command builds them, so usually a no-op): cargo builds only the tested
+/// package's own binaries (the system tests' package owns none), and all must be
+/// current.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
