@@ -3,9 +3,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
-use crate::helpers::{
-    PASSWORD, assert_error, closed_port, spawn_app, spawn_app_with, unique_email,
-};
+use crate::helpers::{PASSWORD, assert_error, free_port, spawn_app, spawn_app_with, unique_email};
 
 #[tokio::test]
 async fn mongodb_unreachable_is_503_within_3s_while_sessions_keep_working() {
@@ -16,7 +14,7 @@ async fn mongodb_unreachable_is_503_within_3s_while_sessions_keep_working() {
     let down = spawn_app_with(|s| {
         s.mongodb.uri = SecretString::from(format!(
             "mongodb://127.0.0.1:{}/?directConnection=true",
-            closed_port()
+            free_port()
         ));
         s.mongodb.timeout_ms = 1000;
         s.session.key_prefix = prefix;
@@ -72,7 +70,7 @@ async fn redis_unreachable_is_503_on_login_and_session() {
     let (_, _, token) = app.user_with_session().await;
     let db = app.settings.mongodb.database.clone();
     let down = spawn_app_with(|s| {
-        s.redis.url = SecretString::from(format!("redis://127.0.0.1:{}", closed_port()));
+        s.redis.url = SecretString::from(format!("redis://127.0.0.1:{}", free_port()));
         s.mongodb.database = db;
     })
     .await;

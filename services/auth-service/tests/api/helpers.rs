@@ -1,18 +1,14 @@
-use std::time::Duration;
+//! The auth-service in-process (`Application::build` on port 0) and a client for it.
+//! What every suite shares comes from test-support, re-exported here.
 
 pub use auth_service::configuration::Settings;
 use auth_service::startup::Application;
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-
-pub const PASSWORD: &str = "correct horse battery";
-pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
-
-pub fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
-}
+pub use test_support::{
+    INTERNAL_TOKEN, PASSWORD, assert_error, client, client_builder, env, free_port, redis_url,
+    unique_email,
+};
 
 pub struct TestApp {
     pub address: String,
@@ -22,30 +18,16 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
-/// A port nothing listens on.
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Settings for one test: its own database, key prefix and a free port.
+/// Settings for one test: its own database, key prefix and a free port (the shared
+/// fast settings, with short timeouts and the login throttle out of the way).
 pub fn test_settings() -> Settings {
-    let mut s = Settings::defaults().expect("the built-in defaults load");
+    let mut s = test_support::settings::auth_settings();
     s.server.port = 0;
     s.server.shutdown_timeout_seconds = 5;
     s.server.workers = 2;
     s.mongodb.timeout_ms = 1500;
-    s.login.max_failures_per_ip_per_minute = 1000;
-    s.signup.max_per_ip_per_hour = 100_000;
-    s.signup.max_per_minute = 100_000;
-    s.password.bcrypt_cost = 4;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    s.redis.url = SecretString::from(env("TEST_REDIS_URL"));
     s.redis.timeout_ms = 500;
-    s.mongodb.uri = SecretString::from(env("TEST_MONGODB_URI"));
-    s.mongodb.database = format!("test_{}", &id[..16]);
-    s.session.key_prefix = format!("test:{id}:");
-    s.internal.token = SecretString::from(INTERNAL_TOKEN.to_owned());
+    s.login.max_failures_per_ip_per_minute = 1000;
     s
 }
 
@@ -61,25 +43,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let redis = redis::Client::open(env("TEST_REDIS_URL"))
+    let redis = redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .expect("a running Redis at TEST_REDIS_URL");
     TestApp {
         address,
-        client: client_builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
+        client: client(),
         redis,
         prefix: settings.session.key_prefix.clone(),
         settings,
     }
-}
-
-pub fn unique_email() -> String {
-    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
 impl TestApp {
@@ -179,37 +154,4 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-/// Asserts the contract's error shape and returns the body.
-pub async fn assert_error(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(res.status(), status, "expected {code}");
-    if status == StatusCode::UNAUTHORIZED {
-        let www = res
-            .headers()
-            .get("www-authenticate")
-            .expect("WWW-Authenticate on 401");
-        assert!(
-            www.to_str()
-                .unwrap()
-                .starts_with("Bearer realm=\"session-store\"")
-        );
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
-        assert!(
-            res.headers().contains_key("retry-after"),
-            "Retry-After on {status}"
-        );
-    }
-    let body: Value = res.json().await.expect("a JSON error body");
-    assert_eq!(body["error"], code, "body {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    body
-}
-
-/// A reqwest client builder, with the process's TLS crypto provider installed first
-/// (reqwest is built with rustls and no provider of its own).
-pub fn client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES};
 
-use crate::helpers::{closed_port, spawn_app_with};
+use crate::helpers::{free_port, spawn_app_with};
 
 const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p auth-service --test api openapi_document_matches_the_committed_copy";
 
@@ -49,10 +49,10 @@ fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
 #[tokio::test]
 async fn openapi_json_answers_while_redis_and_mongodb_are_down() {
     let app = spawn_app_with(|s| {
-        s.redis.url = SecretString::from(format!("redis://127.0.0.1:{}", closed_port()));
+        s.redis.url = SecretString::from(format!("redis://127.0.0.1:{}", free_port()));
         s.mongodb.uri = SecretString::from(format!(
             "mongodb://127.0.0.1:{}/?directConnection=true",
-            closed_port()
+            free_port()
         ));
         s.mongodb.timeout_ms = 500;
     })
@@ -86,7 +86,7 @@ async fn every_documented_operation_is_served() {
     let app = spawn_app_with(|s| {
         s.mail.smtp_url = Some(SecretString::from(format!(
             "smtp://127.0.0.1:{}",
-            closed_port()
+            free_port()
         )));
     })
     .await;

@@ -2,7 +2,7 @@
 //! repo's aiosmtpd sink, started here) besides the real Redis and MongoDB-wire server.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -10,9 +10,10 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use session_core::settings::PerUser;
 use session_core::store::token_digest;
+use test_support::{ChildGuard, TempDir};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, closed_port, env, spawn_app, spawn_app_with, unique_email,
+    PASSWORD, TestApp, assert_error, env, free_port, spawn_app, spawn_app_with, unique_email,
 };
 
 const NEW_PASSWORD: &str = "battery staple horse";
@@ -21,32 +22,33 @@ const NEW_PASSWORD: &str = "battery staple horse";
 /// aiosmtpd into), on its own port and folder; stopped when dropped.
 struct Sink {
     port: u16,
-    dir: PathBuf,
-    child: Child,
+    // Declared first, so dropped first: the sink stops before its folder goes.
+    _child: ChildGuard,
+    dir: TempDir,
 }
 
 impl Sink {
     fn start() -> Self {
-        Self::start_on(closed_port(), 0.0)
+        Self::start_on(free_port(), 0.0)
     }
 
     fn start_on(port: u16, delay_seconds: f64) -> Self {
-        let dir = std::env::temp_dir().join(format!("smtp-sink-{}", uuid::Uuid::new_v4().simple()));
+        let dir = TempDir::new("smtp-sink");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
-        let child = Command::new(env("TEST_SMTP_SINK_PYTHON"))
-            .arg(script)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--delay",
-                &delay_seconds.to_string(),
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the SMTP sink starts (TEST_SMTP_SINK_PYTHON)");
+        let child = ChildGuard::spawn(
+            Command::new(env("TEST_SMTP_SINK_PYTHON"))
+                .arg(script)
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--delay",
+                    &delay_seconds.to_string(),
+                ])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+        );
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -55,7 +57,11 @@ impl Sink {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { port, dir, child }
+        Self {
+            port,
+            dir,
+            _child: child,
+        }
     }
 
     fn url(&self) -> String {
@@ -64,7 +70,7 @@ impl Sink {
 
     /// Every mail received so far, oldest first, as raw text.
     fn mails(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
             return Vec::new();
         };
         let mut names: Vec<PathBuf> = entries
@@ -102,14 +108,6 @@ impl Sink {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -503,7 +501,7 @@ async fn mails_sent(app: &TestApp, outcome: &str) -> f64 {
 
 #[tokio::test]
 async fn a_down_smtp_server_delays_the_mail_but_not_the_answer() {
-    let port = closed_port();
+    let port = free_port();
     let app = mail_app(&format!("smtp://127.0.0.1:{port}"), |_| {}).await;
     let email = signed_up(&app).await;
     let retried_before = mails_sent(&app, "retried").await;
@@ -536,7 +534,7 @@ async fn a_down_smtp_server_delays_the_mail_but_not_the_answer() {
 
 #[tokio::test]
 async fn a_slow_smtp_server_does_not_slow_the_answer() {
-    let sink = Sink::start_on(closed_port(), 2.0);
+    let sink = Sink::start_on(free_port(), 2.0);
     let app = mail_app(&sink.url(), |_| {}).await;
     let email = signed_up(&app).await;
     let started = Instant::now();
@@ -786,10 +784,7 @@ async fn a_reset_that_cannot_be_saved_answers_503_and_leaves_the_link_working() 
 
     // A second instance on the same Redis whose MongoDB does not answer.
     let shared = app.settings.clone();
-    let dead = format!(
-        "mongodb://127.0.0.1:{}/?directConnection=true",
-        closed_port()
-    );
+    let dead = format!("mongodb://127.0.0.1:{}/?directConnection=true", free_port());
     let broken = spawn_app_with(move |s| {
         *s = shared;
         s.mongodb.uri = SecretString::from(dead);

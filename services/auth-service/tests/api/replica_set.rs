@@ -14,7 +14,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, env, spawn_app_with, unique_email};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_error, env, free_port, spawn_app_with, unique_email,
+};
 
 /// The replica-set name SecantusDB reports in `hello` (`setName`).
 const SET_NAME: &str = "secantus";
@@ -34,11 +36,7 @@ struct OwnReplicaSet {
 impl OwnReplicaSet {
     /// Starts one; `extra` are more flags (`--enable-test-commands`).
     async fn start(extra: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let bin = env("TEST_SECANTUS_BIN");
         let process = Command::new(&bin)
             .args(["--host", "127.0.0.1", "--port"])
