@@ -4,32 +4,13 @@
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::SecretString;
-use serde::Deserialize;
-use session_core::settings::{self, CookieSettings, JwtSettings, RedisSettings, SessionSettings};
+use session_core::settings::{CookieSettings, SessionSettings};
 use session_core::{CookiePolicy, LocalValidator, SessionStore, SessionValidator, TokenCodec};
+use test_support::settings::{jwt_settings, redis_settings, session_settings};
+use test_support::{SECRET, free_port, redis_url, unique_prefix, user_id};
 
-/// The HS256 secret of every fixture's codec.
-const SECRET: &str = "conformance-secret-that-is-long-enough-0123";
 /// The session cookie's name (the default).
 pub const COOKIE: &str = "__Host-session";
-
-#[derive(Deserialize)]
-struct Shared {
-    redis: RedisSettings,
-    session: SessionSettings,
-    jwt: JwtSettings,
-}
-
-/// The Redis the test command started.
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .expect("TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
-}
-
-fn user_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..24].to_owned()
-}
 
 /// One configuration of a validator, with the tokens its cases present.
 pub struct Fixture {
@@ -69,34 +50,22 @@ impl Fixture {
 
     /// A fixture whose Redis does not answer (a closed port).
     pub async fn unreachable() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        Self::on(&format!("redis://127.0.0.1:{port}"), false, true, false).await
+        let url = format!("redis://127.0.0.1:{}", free_port());
+        Self::on(&url, false, true, false).await
     }
 
     async fn on(url: &str, seed: bool, cookies: bool, store_sessions: bool) -> Self {
         session_core::jwt_crypto::install();
-        let shared: Shared = settings::defaults("").unwrap();
-        let redis = RedisSettings {
-            url: SecretString::from(url.to_owned()),
-            timeout_ms: 300,
-            ..shared.redis
-        };
+        let redis = redis_settings(url, 300);
         let session = SessionSettings {
-            ttl_seconds: 600,
-            key_prefix: format!("conformance:{}:", uuid::Uuid::new_v4().simple()),
             accept_user_id_header: seed,
             cookie: CookieSettings {
                 enabled: cookies,
                 name: COOKIE.to_owned(),
             },
-            ..shared.session
+            ..session_settings(&unique_prefix("conformance"), 600)
         };
-        let jwt = JwtSettings {
-            secret: SecretString::from(SECRET.to_owned()),
-            ..shared.jwt
-        };
+        let jwt = jwt_settings(SECRET);
         let store = SessionStore::new(&redis, &session).unwrap();
         let codec = Arc::new(TokenCodec::new(&jwt).unwrap());
         let (user, other, unknown) = (user_id(), user_id(), user_id());
