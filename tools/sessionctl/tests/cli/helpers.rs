@@ -1,8 +1,11 @@
+//! sessionctl as a process, and a world of users and sessions made by the
+//! auth-service's own code. What every suite shares comes from test-support,
+//! re-exported here.
+
 use std::process::ExitStatus;
 use std::sync::Arc;
 
 use auth_service::accounts::Accounts;
-use auth_service::configuration::Settings;
 use auth_service::password::Passwords;
 use auth_service::throttle::Throttle;
 use auth_service::users::UserRepository;
@@ -11,14 +14,8 @@ use serde_json::Value;
 use session_core::settings::PerUser;
 use session_core::token::Origin;
 use session_core::{SessionStore, TokenCodec};
-
-pub const PASSWORD: &str = "correct horse battery";
-pub const SECRET: &str = "sessionctl-test-secret-0123456789abcdef";
-
-pub fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
-}
+use test_support::settings::{BCRYPT_COST, auth_settings};
+pub use test_support::{PASSWORD, SECRET, env, mongodb_uri, pairs, redis_url, unique_email};
 
 /// What a run of sessionctl did.
 #[derive(Debug)]
@@ -79,16 +76,6 @@ pub async fn sessionctl(args: &[&str], envs: &[(String, String)]) -> Run {
     }
 }
 
-pub fn pairs(envs: &[(&str, &str)]) -> Vec<(String, String)> {
-    envs.iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-pub fn unique_email() -> String {
-    format!("ctl-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
 /// A Redis key prefix and a Mongo database of the test's own, the auth-service's
 /// accounts on them, and the `APP__...` variables that point sessionctl at the same.
 pub struct World {
@@ -99,23 +86,21 @@ pub struct World {
 
 impl World {
     pub async fn new(per_user: PerUser) -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = test_support::unique_id();
         let prefix = format!("sessionctl:{id}:");
         let database = format!("sessionctl_{}", &id[..16]);
-        let mut settings = Settings::defaults().unwrap();
-        settings.redis.url = SecretString::from(env("TEST_REDIS_URL"));
-        settings.mongodb.uri = SecretString::from(env("TEST_MONGODB_URI"));
+        // The shared fast settings (on the test servers, bcrypt at its lowest cost).
+        let mut settings = auth_settings();
         settings.mongodb.database = database.clone();
         settings.session.key_prefix = prefix.clone();
         settings.session.per_user = per_user;
         settings.jwt.secret = SecretString::from(SECRET.to_owned());
-        settings.password.bcrypt_cost = 4;
         let store = SessionStore::new(&settings.redis, &settings.session)
             .unwrap()
             .emitting(&settings.events);
         let codec = Arc::new(TokenCodec::new(&settings.jwt).unwrap());
         let users = UserRepository::connect(&settings.mongodb).await.unwrap();
-        let passwords = Passwords::new(4, 8).await.unwrap();
+        let passwords = Passwords::new(BCRYPT_COST, 8).await.unwrap();
         let throttle = Throttle::new(
             store.redis().clone(),
             &prefix,
@@ -128,8 +113,8 @@ impl World {
             PerUser::Multiple => "multiple",
         };
         let envs = pairs(&[
-            ("APP__REDIS__URL", &env("TEST_REDIS_URL")),
-            ("APP__MONGODB__URI", &env("TEST_MONGODB_URI")),
+            ("APP__REDIS__URL", &redis_url()),
+            ("APP__MONGODB__URI", &mongodb_uri()),
             ("APP__MONGODB__DATABASE", &database),
             ("APP__SESSION__KEY_PREFIX", &prefix),
             ("APP__SESSION__PER_USER", mode),
@@ -175,7 +160,7 @@ impl World {
 }
 
 pub async fn redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(env("TEST_REDIS_URL"))
+    redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
