@@ -41,7 +41,8 @@ export TEST_REDIS_SERVER_BIN TEST_SECANTUS_BIN="$MONGO_VENV/bin/secantusd-py"
 TEST_REDIS_SERVER_BIN=$(command -v redis-server)
 echo "test servers: redis $TEST_REDIS_URL, mongodb $TEST_MONGODB_URI"
 
-# The end-to-end tests start the services' binaries, so build them first.
+# The system tests (tests/system) start the services' binaries, found next to their
+# own test executable in target/debug, so build them first.
 cargo build --workspace --bins
 cargo test --workspace "$@"
 
