@@ -122,3 +122,20 @@ def test_env_example_lists_every_compose_variable():
                 problems.append(f"{path} uses ${{{var}}}, which .env.example does not set")
     assert_no_problems(problems)
 
+
+
+def test_every_service_waited_for_as_healthy_has_a_healthcheck(compose_services, merged_observability, topologies):
+    """A service that another waits for with condition service_healthy defines a
+    healthcheck (else `docker-compose up` never starts the waiting one). Not in the
+    shell script: added with the port to pytest."""
+    views = [("docker-compose.yml", compose_services), ("docker-compose.yml --profile observability", merged_observability)]
+    views += [(t.path, t.services) for t in topologies]
+    problems = []
+    for where, services in views:
+        for name, svc in sorted(services.items()):
+            deps = svc.get("depends_on") or {}
+            for dep, how in (deps.items() if isinstance(deps, dict) else []):
+                if (how or {}).get("condition") == "service_healthy" and \
+                        not ((services.get(dep) or {}).get("healthcheck") or {}).get("test"):
+                    problems.append(f"{where}: {name} waits for {dep} to be healthy, but {dep} has no healthcheck")
+    assert_no_problems(problems)
