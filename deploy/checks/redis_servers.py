@@ -71,8 +71,12 @@ class RedisServers:
             if process.poll() is not None:
                 break
             time.sleep(0.1)
-        tail = open(os.path.join(directory, "start.log")).read()[-500:]
-        pytest.fail(f"{START_SH} ({name}) started no server on port {port}: {tail}")
+        tails = []
+        for log_name in ("start.log", "redis.log"):
+            path = os.path.join(directory, log_name)
+            if os.path.isfile(path):
+                tails += [f"{log_name}: {line}" for line in open(path).read().splitlines()[-3:]]
+        pytest.fail(f"{START_SH} ({name}) started no server on port {port}:\n" + "\n".join(tails))
 
     def stop(self):
         for p in self.processes:
