@@ -11,15 +11,11 @@ import re
 import sys
 
 import pytest
-import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from compose_files import ROOT, TOPOLOGY_FILES, Topology, compose_config, config_key, load_yaml  # noqa: E402
-from tools import run  # noqa: E402
-
-# The services compose must build an image for, and the stores' users they log in as.
-SERVICES = ("auth-service", "resource-service")
+from tools import run, tool  # noqa: E402
 
 
 def pytest_configure(config):
@@ -63,7 +59,7 @@ def topologies(distinct_env):
 @pytest.fixture(scope="session")
 def cargo_metadata():
     """cargo metadata of the workspace (no dependencies)."""
-    return json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"]).stdout)
+    return json.loads(run([tool("cargo"), "metadata", "--format-version", "1", "--no-deps"]).stdout)
 
 
 @pytest.fixture(scope="session")
