@@ -95,55 +95,95 @@ def test_cluster_has_six_nodes(topologies):
                         for t in with_cluster(topologies) if len(t.cluster) < 6])
 
 
-def test_cluster_nodes_mount_cluster_conf_announce_and_replicate_as_replication(topologies):
-    """Each node mounts deploy/redis/cluster.conf, announces its name and logs in to its
-    master as the replication user."""
+def test_cluster_nodes_mount_deploy_redis_cluster_conf(topologies):
+    """A node that includes /etc/redis/cluster.conf mounts deploy/redis/cluster.conf there."""
+    assert_no_problems([f"{t.where(n)} includes /etc/redis/cluster.conf without mounting deploy/redis/cluster.conf"
+                        for t in with_cluster(topologies) for n in t.cluster
+                        if mounted(t.services[n], "/etc/redis/cluster.conf") != "deploy/redis/cluster.conf"])
+
+
+def test_cluster_nodes_announce_their_hostname(topologies):
+    """--cluster-announce-hostname <service name> on every node."""
+    assert_no_problems([f"{t.where(n)} announces no hostname (--cluster-announce-hostname {n})"
+                        for t in with_cluster(topologies) for n in t.cluster
+                        if command_arg(t.services[n], "--cluster-announce-hostname") != n])
+
+
+def test_cluster_nodes_replicate_as_the_replication_user(topologies):
+    """REDIS_MASTERUSER=replication (a replica must log in to its master)."""
+    assert_no_problems([f"{t.where(n)}: REDIS_MASTERUSER is not replication (a replica must log in to its master)"
+                        for t in with_cluster(topologies) for n in t.cluster
+                        if t.env[n].get("REDIS_MASTERUSER") != "replication"])
+
+
+def test_exactly_one_service_runs_cluster_init(topologies):
+    """One service, no more, runs /etc/redis/cluster-init.sh."""
+    assert_no_problems([f"{t.path}: {len(t.cluster_inits)} services run cluster-init.sh, expected 1"
+                        for t in with_cluster(topologies) if len(t.cluster_inits) != 1])
+
+
+def cluster_inits(topologies):
+    """(topology, service) of each service that runs cluster-init.sh."""
+    return [(t, n) for t in with_cluster(topologies) for n in t.cluster_inits]
+
+
+def test_cluster_init_lists_every_node(topologies):
+    """REDIS_CLUSTER_NODES is every cluster node on 6379."""
     problems = []
-    for t in with_cluster(topologies):
-        for n in t.cluster:
-            if mounted(t.services[n], "/etc/redis/cluster.conf") != "deploy/redis/cluster.conf":
-                problems.append(f"{t.where(n)} includes /etc/redis/cluster.conf without mounting deploy/redis/cluster.conf")
-            if command_arg(t.services[n], "--cluster-announce-hostname") != n:
-                problems.append(f"{t.where(n)} announces no hostname (--cluster-announce-hostname {n})")
-            if t.env[n].get("REDIS_MASTERUSER") != "replication":
-                problems.append(f"{t.where(n)}: REDIS_MASTERUSER is not replication (a replica must log in to its master)")
+    for t, n in cluster_inits(topologies):
+        listed = set(t.env[n].get("REDIS_CLUSTER_NODES", "").replace(",", " ").split())
+        if listed != {f"{c}:6379" for c in t.cluster}:
+            problems.append(f"{t.where(n)}: REDIS_CLUSTER_NODES {sorted(listed)} are not the cluster nodes {t.cluster}")
     assert_no_problems(problems)
 
 
-def test_one_service_runs_cluster_init_over_every_healthy_node(topologies):
-    """Exactly one service runs cluster-init.sh, lists every node on 6379, uses the nodes'
-    admin password and waits for them to be healthy."""
-    problems = []
-    for t in with_cluster(topologies):
-        if len(t.cluster_inits) != 1:
-            problems.append(f"{t.path}: {len(t.cluster_inits)} services run cluster-init.sh, expected 1")
-        for n in t.cluster_inits:
-            listed = set(t.env[n].get("REDIS_CLUSTER_NODES", "").replace(",", " ").split())
-            if listed != {f"{c}:6379" for c in t.cluster}:
-                problems.append(f"{t.where(n)}: REDIS_CLUSTER_NODES {sorted(listed)} are not the cluster nodes {t.cluster}")
-            if t.env[n].get("REDIS_ADMIN_PASSWORD") != t.env[t.cluster[0]].get("REDIS_ADMIN_PASSWORD"):
-                problems.append(f"{t.where(n)}: REDIS_ADMIN_PASSWORD is not the nodes' admin password")
-            problems += waits_for(t.where(n), t.services[n], t.cluster, "service_healthy")
-    assert_no_problems(problems)
+def test_cluster_init_uses_the_nodes_admin_password(topologies):
+    """cluster-init's REDIS_ADMIN_PASSWORD is the nodes' one."""
+    assert_no_problems([f"{t.where(n)}: REDIS_ADMIN_PASSWORD is not the nodes' admin password"
+                        for t, n in cluster_inits(topologies)
+                        if t.env[n].get("REDIS_ADMIN_PASSWORD") != t.env[t.cluster[0]].get("REDIS_ADMIN_PASSWORD")])
 
 
-def test_services_use_the_cluster_with_their_own_credentials(topologies):
-    """Both services: APP__REDIS__MODE=cluster, APP__REDIS__NODES names every node on
-    6379 as the service's ACL user with its password, and they wait for cluster-init."""
-    problems = []
-    for t in with_cluster(topologies):
-        for app, e in t.apps.items():
-            where = t.where(app)
-            if t.mode(app) != "cluster":
-                problems.append(f"{where}: APP__REDIS__MODE is {t.mode(app)}, not cluster")
-            seeds = [urlsplit(u.strip()) for u in e.get("APP__REDIS__NODES", "").split(",") if u.strip()]
-            if {(u.hostname, u.port) for u in seeds} != {(c, 6379) for c in t.cluster}:
-                problems.append(f"{where}: APP__REDIS__NODES does not name every cluster node on 6379")
-            if any(u.scheme not in ("redis", "rediss") or u.username != app or u.password != t.app_password(app)
-                   for u in seeds):
-                problems.append(f"{where}: every APP__REDIS__NODES URL must log in as {app} with {password_var(app)}")
-            problems += waits_for(where, t.services[app], t.cluster_inits, "service_completed_successfully")
-    assert_no_problems(problems)
+def test_cluster_init_waits_for_every_node_to_be_healthy(topologies):
+    """depends_on every node with condition service_healthy."""
+    assert_no_problems([p for t, n in cluster_inits(topologies)
+                        for p in waits_for(t.where(n), t.services[n], t.cluster, "service_healthy")])
+
+
+def cluster_apps(topologies):
+    """(topology, app, its environment, where) of both services in each Cluster topology."""
+    return [(t, app, e, t.where(app)) for t in with_cluster(topologies) for app, e in t.apps.items()]
+
+
+def test_services_run_in_cluster_mode_in_the_cluster_topology(topologies):
+    """APP__REDIS__MODE=cluster for both services."""
+    assert_no_problems([f"{where}: APP__REDIS__MODE is {t.mode(app)}, not cluster"
+                        for t, app, _, where in cluster_apps(topologies) if t.mode(app) != "cluster"])
+
+
+def seeds(e):
+    return [urlsplit(u.strip()) for u in e.get("APP__REDIS__NODES", "").split(",") if u.strip()]
+
+
+def test_services_seed_from_every_cluster_node(topologies):
+    """APP__REDIS__NODES names every cluster node on 6379."""
+    assert_no_problems([f"{where}: APP__REDIS__NODES does not name every cluster node on 6379"
+                        for t, app, e, where in cluster_apps(topologies)
+                        if {(u.hostname, u.port) for u in seeds(e)} != {(c, 6379) for c in t.cluster}])
+
+
+def test_services_log_in_to_the_cluster_as_their_own_user(topologies):
+    """Every APP__REDIS__NODES URL is redis(s):// as the service's ACL user with its password."""
+    assert_no_problems([f"{where}: every APP__REDIS__NODES URL must log in as {app} with {password_var(app)}"
+                        for t, app, e, where in cluster_apps(topologies)
+                        if any(u.scheme not in ("redis", "rediss") or u.username != app
+                               or u.password != t.app_password(app) for u in seeds(e))])
+
+
+def test_services_wait_for_cluster_init(topologies):
+    """Both services wait for cluster-init to complete successfully."""
+    assert_no_problems([p for t, app, _, where in cluster_apps(topologies)
+                        for p in waits_for(where, t.services[app], t.cluster_inits, "service_completed_successfully")])
 
 
 # --- Redis with Sentinel ------------------------------------------------------------------
@@ -164,66 +204,109 @@ def test_sentinels_are_three_or_more_with_a_majority_quorum(topologies):
     assert_no_problems(problems)
 
 
-def test_sentinels_watch_a_master_that_has_a_replica(topologies):
-    """The monitored host is a Redis service of the file, and another is its replica."""
-    problems = []
+def sentinel_setups(topologies):
+    """(topology, master name, watched host, sentinel port) of each Sentinel topology
+    whose config could be read (test_sentinel_config_has_port_and_monitor_lines names
+    the others)."""
+    setups = []
     for t in with_sentinels(topologies):
-        _, master, host, _, _ = t.sentinel_config()
-        if master is None:
-            continue
-        if host not in t.redis_nodes:
-            problems.append(f"{t.path}: the sentinels watch {host}, which is no Redis service of this file")
-        if not [n for n in t.redis_nodes if command_arg(t.services[n], "--replicaof") == host]:
-            problems.append(f"{t.path}: no Redis service is a replica of {host} (--replicaof {host} 6379)")
-    assert_no_problems(problems)
+        _, master, host, _, port = t.sentinel_config()
+        if master is not None:
+            setups.append((t, master, host, port))
+    return setups
 
 
-def test_sentinel_topology_nodes_log_in_as_replication_and_announce_their_names(topologies):
-    """Sentinels, master and replicas log in as replication with the data nodes' password;
-    the data nodes announce their service names to the sentinels."""
+def replicas_of(t, host):
+    return [n for n in t.redis_nodes if command_arg(t.services[n], "--replicaof") == host]
+
+
+def test_sentinels_watch_a_redis_service_of_the_file(topologies):
+    """The host in 'sentinel monitor' is a Redis service of the topology."""
+    assert_no_problems([f"{t.path}: the sentinels watch {host}, which is no Redis service of this file"
+                        for t, _, host, _ in sentinel_setups(topologies) if host not in t.redis_nodes])
+
+
+def test_the_watched_master_has_a_replica(topologies):
+    """Some Redis service runs --replicaof <master> 6379."""
+    assert_no_problems([f"{t.path}: no Redis service is a replica of {host} (--replicaof {host} 6379)"
+                        for t, _, host, _ in sentinel_setups(topologies) if not replicas_of(t, host)])
+
+
+def test_sentinels_and_data_nodes_log_in_as_replication(topologies):
+    """Sentinels, master and replicas: REDIS_MASTERUSER=replication with the data nodes'
+    REDIS_REPLICATION_PASSWORD."""
     problems = []
-    for t in with_sentinels(topologies):
-        _, master, host, _, _ = t.sentinel_config()
-        if master is None:
-            continue
-        data = [host] + [n for n in t.redis_nodes if command_arg(t.services[n], "--replicaof") == host]
-        for n in t.sentinels + data:
-            if t.env[n].get("REDIS_MASTERUSER") != "replication" or \
-                    t.env[n].get("REDIS_REPLICATION_PASSWORD") != t.env.get(host, {}).get("REDIS_REPLICATION_PASSWORD"):
+    for t, _, host, _ in sentinel_setups(topologies):
+        for n in t.sentinels + [host] + replicas_of(t, host):
+            if t.env.get(n, {}).get("REDIS_MASTERUSER") != "replication" or \
+                    t.env.get(n, {}).get("REDIS_REPLICATION_PASSWORD") != t.env.get(host, {}).get("REDIS_REPLICATION_PASSWORD"):
                 problems.append(f"{t.where(n)}: must log in as replication with the data nodes' REDIS_REPLICATION_PASSWORD")
-            if n in data and command_arg(t.services.get(n, {}), "--replica-announce-ip") != n:
-                problems.append(f"{t.where(n)}: announces no name to the sentinels (--replica-announce-ip {n})")
     assert_no_problems(problems)
 
 
-def test_services_use_the_sentinels_with_their_own_credentials(topologies):
-    """Both services: APP__REDIS__MODE=sentinel, every sentinel on its port, the master
-    name the sentinels watch, a sentinel user and its password, the master's URL as
-    their own ACL user, and they wait for the sentinels to be healthy."""
+def test_sentinel_data_nodes_announce_their_names(topologies):
+    """Master and replicas run --replica-announce-ip <service name> (what the sentinels hand out)."""
+    assert_no_problems([f"{t.where(n)}: announces no name to the sentinels (--replica-announce-ip {n})"
+                        for t, _, host, _ in sentinel_setups(topologies) for n in [host] + replicas_of(t, host)
+                        if command_arg(t.services.get(n, {}), "--replica-announce-ip") != n])
+
+
+def sentinel_apps(topologies):
+    """(topology, app, its environment, where, master name, sentinel port)."""
+    return [(t, app, e, t.where(app), master, port)
+            for t, master, _, port in sentinel_setups(topologies) for app, e in t.apps.items()]
+
+
+def test_services_run_in_sentinel_mode_in_the_sentinel_topology(topologies):
+    """APP__REDIS__MODE=sentinel for both services."""
+    assert_no_problems([f"{where}: APP__REDIS__MODE is {t.mode(app)}, not sentinel"
+                        for t, app, _, where, _, _ in sentinel_apps(topologies) if t.mode(app) != "sentinel"])
+
+
+def test_services_ask_every_sentinel_on_its_port(topologies):
+    """APP__REDIS__SENTINELS names every sentinel on the port of sentinel.conf."""
     problems = []
-    for t in with_sentinels(topologies):
-        _, master, _, _, port = t.sentinel_config()
-        if master is None:
-            continue
-        first = t.sentinels[0]
-        sentinel_users = users_in(mounted(t.services[first], t.env[first]["ACL_RULES"].split(":")[0]))
-        for app, e in t.apps.items():
-            where = t.where(app)
-            if t.mode(app) != "sentinel":
-                problems.append(f"{where}: APP__REDIS__MODE is {t.mode(app)}, not sentinel")
-            addrs = [urlsplit(u.strip()) for u in e.get("APP__REDIS__SENTINELS", "").split(",") if u.strip()]
-            if {(u.hostname, u.port) for u in addrs} != {(s, port) for s in t.sentinels}:
-                problems.append(f"{where}: APP__REDIS__SENTINELS does not name every sentinel on port {port}")
-            if e.get("APP__REDIS__MASTER_NAME") != master:
-                problems.append(f"{where}: APP__REDIS__MASTER_NAME is not {master}, the name the sentinels watch")
-            user = e.get("APP__REDIS__SENTINEL_USERNAME")
-            if user not in sentinel_users or e.get("APP__REDIS__SENTINEL_PASSWORD") != t.env[first].get(password_var(user)):
-                problems.append(f"{where}: APP__REDIS__SENTINEL_USERNAME/PASSWORD are not a sentinel user and its password")
-            url = urlsplit(e.get("APP__REDIS__URL", ""))
-            if url.username != app or url.password != t.app_password(app):
-                problems.append(f"{where}: APP__REDIS__URL (the master's credentials) must log in as {app}")
-            problems += waits_for(where, t.services[app], t.sentinels, "service_healthy")
+    for t, app, e, where, _, port in sentinel_apps(topologies):
+        addrs = [urlsplit(u.strip()) for u in e.get("APP__REDIS__SENTINELS", "").split(",") if u.strip()]
+        if {(u.hostname, u.port) for u in addrs} != {(s, port) for s in t.sentinels}:
+            problems.append(f"{where}: APP__REDIS__SENTINELS does not name every sentinel on port {port}")
     assert_no_problems(problems)
+
+
+def test_services_ask_for_the_master_name_the_sentinels_watch(topologies):
+    """APP__REDIS__MASTER_NAME is the name in 'sentinel monitor'."""
+    assert_no_problems([f"{where}: APP__REDIS__MASTER_NAME is not {master}, the name the sentinels watch"
+                        for t, app, e, where, master, _ in sentinel_apps(topologies)
+                        if e.get("APP__REDIS__MASTER_NAME") != master])
+
+
+def test_services_log_in_to_the_sentinels_as_a_sentinel_user(topologies):
+    """APP__REDIS__SENTINEL_USERNAME is a user of the sentinels' rules file, and
+    APP__REDIS__SENTINEL_PASSWORD that user's password."""
+    problems = []
+    for t, app, e, where, _, _ in sentinel_apps(topologies):
+        first = t.sentinels[0]
+        users = users_in(mounted(t.services[first], t.env[first]["ACL_RULES"].split(":")[0]))
+        user = e.get("APP__REDIS__SENTINEL_USERNAME")
+        if user not in users or e.get("APP__REDIS__SENTINEL_PASSWORD") != t.env[first].get(password_var(user)):
+            problems.append(f"{where}: APP__REDIS__SENTINEL_USERNAME/PASSWORD are not a sentinel user and its password")
+    assert_no_problems(problems)
+
+
+def test_services_log_in_to_the_master_as_their_own_user(topologies):
+    """APP__REDIS__URL (the master's credentials) logs in as the service's ACL user."""
+    problems = []
+    for t, app, e, where, _, _ in sentinel_apps(topologies):
+        url = urlsplit(e.get("APP__REDIS__URL", ""))
+        if url.username != app or url.password != t.app_password(app):
+            problems.append(f"{where}: APP__REDIS__URL (the master's credentials) must log in as {app}")
+    assert_no_problems(problems)
+
+
+def test_services_wait_for_the_sentinels_to_be_healthy(topologies):
+    """Both services depend on every sentinel with condition service_healthy."""
+    assert_no_problems([p for t, app, _, where, _, _ in sentinel_apps(topologies)
+                        for p in waits_for(where, t.services[app], t.sentinels, "service_healthy")])
 
 
 # --- MongoDB replica set ------------------------------------------------------------------
@@ -240,54 +323,82 @@ def test_mongo_replica_set_has_three_members_with_one_name_and_key(topologies):
     assert_no_problems(problems)
 
 
-def test_mongo_members_mount_their_script_and_publish_no_port(topologies):
-    """Each member mounts deploy/mongo/replica-set-member.sh and publishes no port."""
+def mongo_members(topologies):
+    return [(t, n) for t in with_mongo_replica_set(topologies) for n in t.mongo_members]
+
+
+def test_mongo_members_mount_deploy_mongo_replica_set_member_sh(topologies):
+    """/etc/mongo/replica-set-member.sh, which they run, is deploy/mongo/replica-set-member.sh."""
+    assert_no_problems([f"{t.where(n)} does not mount deploy/mongo/replica-set-member.sh"
+                        for t, n in mongo_members(topologies)
+                        if mounted(t.services[n], "/etc/mongo/replica-set-member.sh") != "deploy/mongo/replica-set-member.sh"])
+
+
+def test_mongo_members_publish_no_port_to_the_host(topologies):
+    """No replica-set member publishes a port."""
+    assert_no_problems([f"{t.where(n)} publishes a port to the host"
+                        for t, n in mongo_members(topologies) if t.services[n].get("ports")])
+
+
+def test_only_the_first_mongo_member_creates_the_root_user(topologies):
+    """MONGO_INITDB_ROOT_USERNAME on mongo and on no other member (they copy the users)."""
+    assert_no_problems([f"{t.where(n)}: only the first member (mongo) may create the users; the others copy them"
+                        for t, n in mongo_members(topologies)
+                        if ("MONGO_INITDB_ROOT_USERNAME" in t.env[n]) != (n == "mongo")])
+
+
+def test_the_first_mongo_member_creates_the_auth_service_user(topologies):
+    """mongo mounts deploy/mongo/create-auth-service-user.js into /docker-entrypoint-initdb.d."""
+    assert_no_problems([f"{t.path}: mongo does not run deploy/mongo/create-auth-service-user.js on its first start"
+                        for t in with_mongo_replica_set(topologies)
+                        if mounted(t.services["mongo"], "/docker-entrypoint-initdb.d/create-auth-service-user.js")
+                        != "deploy/mongo/create-auth-service-user.js"])
+
+
+def test_exactly_one_service_initiates_the_replica_set(topologies):
+    """One service, no more, runs /etc/mongo/init-replica-set.js."""
+    assert_no_problems([f"{t.path}: {len(t.mongo_inits)} services run init-replica-set.js, expected 1"
+                        for t in with_mongo_replica_set(topologies) if len(t.mongo_inits) != 1])
+
+
+def mongo_inits(topologies):
+    """(topology, service, the set's name) of each service that runs init-replica-set.js."""
+    return [(t, n, t.env[t.mongo_members[0]].get("MONGO_REPLICA_SET"))
+            for t in with_mongo_replica_set(topologies) for n in t.mongo_inits]
+
+
+def test_replica_set_init_lists_every_member_mongo_first(topologies):
+    """MONGO_REPLICA_SET_MEMBERS is every member on 27017, mongo:27017 first."""
     problems = []
-    for t in with_mongo_replica_set(topologies):
-        for n in t.mongo_members:
-            if mounted(t.services[n], "/etc/mongo/replica-set-member.sh") != "deploy/mongo/replica-set-member.sh":
-                problems.append(f"{t.where(n)} does not mount deploy/mongo/replica-set-member.sh")
-            if t.services[n].get("ports"):
-                problems.append(f"{t.where(n)} publishes a port to the host")
+    for t, n, _ in mongo_inits(topologies):
+        listed = [m.strip() for m in t.env[n].get("MONGO_REPLICA_SET_MEMBERS", "").split(",")]
+        if set(listed) != {f"{m}:27017" for m in t.mongo_members} or listed[0] != "mongo:27017":
+            problems.append(f"{t.where(n)}: MONGO_REPLICA_SET_MEMBERS {listed} are not the members, mongo first")
     assert_no_problems(problems)
 
 
-def test_only_the_first_mongo_member_creates_the_users(topologies):
-    """Only mongo has MONGO_INITDB_ROOT_USERNAME and runs create-auth-service-user.js."""
-    problems = []
-    for t in with_mongo_replica_set(topologies):
-        for n in t.mongo_members:
-            if ("MONGO_INITDB_ROOT_USERNAME" in t.env[n]) != (n == "mongo"):
-                problems.append(f"{t.where(n)}: only the first member (mongo) may create the users; the others copy them")
-        user_js = mounted(t.services["mongo"], "/docker-entrypoint-initdb.d/create-auth-service-user.js")
-        if user_js != "deploy/mongo/create-auth-service-user.js":
-            problems.append(f"{t.path}: mongo does not run deploy/mongo/create-auth-service-user.js on its first start")
-    assert_no_problems(problems)
+def test_replica_set_init_uses_the_members_set_name(topologies):
+    """The initiating service's MONGO_REPLICA_SET is the members' one."""
+    assert_no_problems([f"{t.where(n)}: MONGO_REPLICA_SET is not {name}"
+                        for t, n, name in mongo_inits(topologies) if t.env[n].get("MONGO_REPLICA_SET") != name])
 
 
-def test_one_service_initiates_the_replica_set_over_every_healthy_member(topologies):
-    """Exactly one service runs init-replica-set.js: every member listed (mongo first),
-    the set's name, mongo's root password, and it waits for the members to be healthy."""
-    problems = []
-    for t in with_mongo_replica_set(topologies):
-        name = t.env[t.mongo_members[0]].get("MONGO_REPLICA_SET")
-        if len(t.mongo_inits) != 1:
-            problems.append(f"{t.path}: {len(t.mongo_inits)} services run init-replica-set.js, expected 1")
-        for n in t.mongo_inits:
-            listed = [m.strip() for m in t.env[n].get("MONGO_REPLICA_SET_MEMBERS", "").split(",")]
-            if set(listed) != {f"{m}:27017" for m in t.mongo_members} or listed[0] != "mongo:27017":
-                problems.append(f"{t.where(n)}: MONGO_REPLICA_SET_MEMBERS {listed} are not the members, mongo first")
-            if t.env[n].get("MONGO_REPLICA_SET") != name:
-                problems.append(f"{t.where(n)}: MONGO_REPLICA_SET is not {name}")
-            if t.env[n].get("MONGO_ROOT_PASSWORD") != t.env["mongo"].get("MONGO_INITDB_ROOT_PASSWORD"):
-                problems.append(f"{t.where(n)}: logs in with another password than mongo's root user")
-            problems += waits_for(t.where(n), t.services[n], t.mongo_members, "service_healthy")
-    assert_no_problems(problems)
+def test_replica_set_init_logs_in_as_mongos_root_user(topologies):
+    """MONGO_ROOT_PASSWORD is mongo's MONGO_INITDB_ROOT_PASSWORD."""
+    assert_no_problems([f"{t.where(n)}: logs in with another password than mongo's root user"
+                        for t, n, _ in mongo_inits(topologies)
+                        if t.env[n].get("MONGO_ROOT_PASSWORD") != t.env["mongo"].get("MONGO_INITDB_ROOT_PASSWORD")])
 
 
-def test_auth_service_uses_the_replica_set_with_majority_writes(topologies):
+def test_replica_set_init_waits_for_every_member_to_be_healthy(topologies):
+    """depends_on every member with condition service_healthy."""
+    assert_no_problems([p for t, n, _ in mongo_inits(topologies)
+                        for p in waits_for(t.where(n), t.services[n], t.mongo_members, "service_healthy")])
+
+
+def test_auth_service_uses_the_replica_set_with_majority_reads_and_writes(topologies):
     """APP__MONGODB__URI: auth-service@every member, replicaSet, w=majority, retryWrites,
-    readConcernLevel=majority, authSource; the auth-service waits for the initiation."""
+    readConcernLevel=majority, authSource."""
     problems = []
     for t in with_mongo_replica_set(topologies):
         name = t.env[t.mongo_members[0]].get("MONGO_REPLICA_SET")
@@ -299,9 +410,14 @@ def test_auth_service_uses_the_replica_set_with_majority_writes(topologies):
         if hosts != {f"{m}:27017" for m in t.mongo_members} or any(query.get(k) != v for k, v in want.items()) \
                 or parts.username != "auth-service":
             problems.append(f"{t.path}: the auth-service's APP__MONGODB__URI must be auth-service@every member with {want}")
-        problems += waits_for(t.where("auth-service"), t.services["auth-service"], t.mongo_inits,
-                              "service_completed_successfully")
     assert_no_problems(problems)
+
+
+def test_auth_service_waits_for_the_replica_set_init(topologies):
+    """The auth-service waits for init-replica-set to complete successfully."""
+    assert_no_problems([p for t in with_mongo_replica_set(topologies)
+                        for p in waits_for(t.where("auth-service"), t.services["auth-service"], t.mongo_inits,
+                                           "service_completed_successfully")])
 
 
 def test_env_example_shows_a_replica_set_mongodb_uri(topologies):
