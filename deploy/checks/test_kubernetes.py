@@ -162,19 +162,31 @@ def test_deployment_selector_matches_its_pods(workload):
         f"{workload.where}: the Deployment's selector does not match its pods"
 
 
-def test_deployment_image_is_the_one_compose_builds(workload, k8s):
-    """The container's image is compose's image name, with an entry in kustomization's images."""
+def image_name(workload):
     image = workload.c["image"]
-    name = image.split("@")[0].rsplit(":", 1)[0] if "/" in image else image
-    assert name == workload.compose_image, \
-        f"{workload.where}: image {image}, but docker-compose.yml builds {workload.compose_image}"
-    assert name in k8s.kustomize_images, f"{workload.where}: image {name} has no entry under kustomization.yaml's images"
+    return image.split("@")[0].rsplit(":", 1)[0] if "/" in image else image
+
+
+def test_deployment_image_is_the_one_compose_builds(workload):
+    """The container's image (less tag and digest) is compose's image name for the service."""
+    assert image_name(workload) == workload.compose_image, \
+        f"{workload.where}: image {workload.c['image']}, but docker-compose.yml builds {workload.compose_image}"
+
+
+def test_deployment_image_has_an_entry_in_kustomization_images(workload, k8s):
+    """kustomization.yaml's images: set the image's tag (an entry per image)."""
+    assert image_name(workload) in k8s.kustomize_images, \
+        f"{workload.where}: image {image_name(workload)} has no entry under kustomization.yaml's images"
+
+
+def test_deployment_runs_as_non_root(workload):
+    """runAsNonRoot true (pod or container)."""
+    assert workload.either("runAsNonRoot") is True, f"{workload.where}: runAsNonRoot is not true"
 
 
 def test_deployment_runs_as_a_fixed_non_root_user(workload):
-    """runAsNonRoot true and a numeric runAsUser other than 0 (pod or container)."""
+    """A numeric runAsUser other than 0 (pod or container)."""
     user = workload.either("runAsUser")
-    assert workload.either("runAsNonRoot") is True, f"{workload.where}: runAsNonRoot is not true"
     assert isinstance(user, int) and user != 0, f"{workload.where}: no fixed non-root runAsUser"
 
 
@@ -183,9 +195,13 @@ def test_deployment_root_filesystem_is_read_only(workload):
     assert workload.sc.get("readOnlyRootFilesystem") is True, f"{workload.where}: readOnlyRootFilesystem is not true"
 
 
-def test_deployment_cannot_escalate_privileges_and_drops_all_capabilities(workload):
-    """allowPrivilegeEscalation false and capabilities.drop has ALL."""
+def test_deployment_cannot_escalate_privileges(workload):
+    """The container's allowPrivilegeEscalation is false."""
     assert workload.sc.get("allowPrivilegeEscalation") is False, f"{workload.where}: allowPrivilegeEscalation is not false"
+
+
+def test_deployment_drops_all_capabilities(workload):
+    """The container's capabilities.drop has ALL."""
     assert "ALL" in ((workload.sc.get("capabilities") or {}).get("drop") or []), \
         f"{workload.where}: capabilities do not drop ALL"
 
