@@ -33,9 +33,13 @@ lint:
 fmt:
 	cargo fmt --all
 
-## deploy-check: docker-compose accepts the file; deploy/Dockerfile names files and binaries that exist, per SERVICE
+## deploy-check: the deployment checks (pytest deploy/checks: compose, Dockerfile, k8s, Redis ACLs, gateways, Grafana)
 deploy-check:
 	bash scripts/check-deploy.sh
+
+.PHONY: check-deploy
+# The same, by the script's name.
+check-deploy: deploy-check
 
 .PHONY: images-test
 ## images-test: build both images with Docker (installed and started if missing) on Debian-made bases, run them read-only, walk the story
