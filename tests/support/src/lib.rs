@@ -13,6 +13,7 @@
 //!   the workspace's built binaries.
 //! - [`service`]: a service binary as a process on a free port, started and waited for.
 //! - [`net`]: free ports and waiting for a listener.
+//! - [`openapi`]: the served document equals the committed copy and names every route.
 
 #![deny(missing_docs)]
 // Test support fails loudly: a broken fixture is a failed test.
@@ -22,6 +23,7 @@ pub mod env;
 pub mod http;
 pub mod ids;
 pub mod net;
+pub mod openapi;
 pub mod process;
 pub mod service;
 pub mod settings;

@@ -1,49 +1,28 @@
 //! The OpenAPI document: generated from the code, equal to the committed copy, valid
 //! OpenAPI 3.1, naming every route the service mounts, served while the stores are down.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
 use auth_service::routes::{ROUTES, openapi::document};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
-use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES};
+use service_kit::openapi::OpenApiDocument;
 
 use crate::helpers::{free_port, spawn_app_with};
 
 const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p auth-service --test api openapi_document_matches_the_committed_copy";
 
-fn committed_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/auth-service.json")
-}
-
-fn generated() -> Vec<u8> {
-    OpenApiDocument::new(&document())
-        .expect("the document serialises")
-        .bytes()
-        .to_vec()
+fn generated() -> OpenApiDocument {
+    OpenApiDocument::new(&document()).expect("the document serialises")
 }
 
 #[test]
 fn openapi_document_matches_the_committed_copy() {
-    service_kit::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
+    test_support::openapi::assert_committed("auth-service", &generated(), REGENERATE);
 }
 
 #[test]
 fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
-    let document: Value = serde_json::from_slice(&generated()).unwrap();
-    service_kit::openapi::check_document(&document);
-    let mounted: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .chain(SERVER_ROUTES)
-        .map(|(method, path)| ((*method).to_owned(), service_kit::openapi::template(path)))
-        .collect();
-    assert_eq!(
-        service_kit::openapi::operations(&document),
-        mounted,
-        "the document's operations are not the routes the service mounts"
-    );
+    test_support::openapi::assert_names_routes(&generated(), ROUTES);
 }
 
 #[tokio::test]
@@ -76,7 +55,7 @@ async fn openapi_json_answers_while_redis_and_mongodb_are_down() {
     assert!(started.elapsed() < std::time::Duration::from_millis(500));
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/json");
-    assert_eq!(res.bytes().await.unwrap().as_ref(), generated().as_slice());
+    assert_eq!(res.bytes().await.unwrap().as_ref(), generated().bytes());
 }
 
 #[tokio::test]
@@ -90,7 +69,7 @@ async fn every_documented_operation_is_served() {
         )));
     })
     .await;
-    let document: Value = serde_json::from_slice(&generated()).unwrap();
+    let document: Value = serde_json::from_slice(generated().bytes()).unwrap();
     for (method, path) in service_kit::openapi::operations(&document) {
         // Any value will do for a path parameter: the route must match, nothing more.
         let concrete = path

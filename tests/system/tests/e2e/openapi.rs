@@ -1,49 +1,28 @@
 //! The OpenAPI document: generated from the code, equal to the committed copy, valid
 //! OpenAPI 3.1, naming every route the service mounts, served while Redis is down.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
 use reqwest::StatusCode;
 use resource_service::routes::{ROUTES, openapi::document};
 use serde_json::Value;
-use service_kit::openapi::{OpenApiDocument, SERVER_ROUTES, operations, template};
+use service_kit::openapi::{OpenApiDocument, operations};
 
 use crate::helpers::{Options, Service, TempDir, client_builder, free_port, stack};
 
 const REGENERATE: &str =
     "UPDATE_OPENAPI=1 cargo test -p system --test e2e openapi_document_matches_the_committed_copy";
 
-fn committed_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/resource-service.json")
-}
-
-fn generated() -> Vec<u8> {
-    OpenApiDocument::new(&document())
-        .expect("the document serialises")
-        .bytes()
-        .to_vec()
+fn generated() -> OpenApiDocument {
+    OpenApiDocument::new(&document()).expect("the document serialises")
 }
 
 #[test]
 fn openapi_document_matches_the_committed_copy() {
-    service_kit::openapi::check_committed(&generated(), &committed_path(), REGENERATE);
+    test_support::openapi::assert_committed("resource-service", &generated(), REGENERATE);
 }
 
 #[test]
 fn openapi_document_is_openapi_3_1_and_names_every_mounted_route() {
-    let document: Value = serde_json::from_slice(&generated()).unwrap();
-    service_kit::openapi::check_document(&document);
-    let mounted: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .chain(SERVER_ROUTES)
-        .map(|(method, path)| ((*method).to_owned(), template(path)))
-        .collect();
-    assert_eq!(
-        operations(&document),
-        mounted,
-        "the document's operations are not the routes the service mounts"
-    );
+    test_support::openapi::assert_names_routes(&generated(), ROUTES);
 }
 
 #[tokio::test]
@@ -82,13 +61,13 @@ async fn openapi_json_answers_while_redis_is_down() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/json");
     // The binary serves what the code generates (and so the committed copy).
-    assert_eq!(res.bytes().await.unwrap().as_ref(), generated().as_slice());
+    assert_eq!(res.bytes().await.unwrap().as_ref(), generated().bytes());
 }
 
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     let s = stack(Options::default()).await;
-    let document: Value = serde_json::from_slice(&generated()).unwrap();
+    let document: Value = serde_json::from_slice(generated().bytes()).unwrap();
     for (method, path) in operations(&document) {
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let res = s
