@@ -108,23 +108,12 @@ async fn the_resource_service_may_only_read_sessions_and_still_serves() {
     // The whole story works under the ACL: throttle counters, scripts, reads, deletes.
     let email = unique_email();
     let user = s.sign_up(&email).await;
-    let wrong = s
-        .client
-        .post(s.auth.url("/login"))
-        .json(&serde_json::json!({"email": email, "password": "wrong password"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = s.try_log_in(&email, "wrong password").await;
     assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let token = s.log_in(&email).await["token"].as_str().unwrap().to_owned();
     let auth = format!("Bearer {token}");
     assert_eq!(s.me(Some(&auth)).await.status(), StatusCode::OK);
-    let ready = s
-        .client
-        .get(s.resource.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = s.ready().await;
     assert_eq!(ready.status(), StatusCode::OK);
 
     // The resource-service's user can read a session key but not write or delete one.

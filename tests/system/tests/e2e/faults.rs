@@ -41,28 +41,11 @@ async fn redis_stops_then_restarts_with_aof_and_every_session_survives() {
         );
         assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
     }
-    let res = s
-        .client
-        .get(s.auth.url("/session"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.session_info(&auth).await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
-    let res = s
-        .client
-        .post(s.auth.url("/login"))
-        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let res = s.try_log_in(&email, PASSWORD).await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
-    let ready = s
-        .client
-        .get(s.resource.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = s.ready().await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     redis.restart().await;
@@ -71,13 +54,7 @@ async fn redis_stops_then_restarts_with_aof_and_every_session_survives() {
     })
     .await;
     eprintln!("served again {took:?} after Redis came back");
-    let res = s
-        .client
-        .get(s.auth.url("/session"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.session_info(&auth).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,
@@ -160,13 +137,7 @@ async fn mongodb_stops_logins_503_sessions_unaffected_then_login_recovers() {
 
     mongo.stop();
     let started = Instant::now();
-    let res = s
-        .client
-        .post(s.auth.url("/login"))
-        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let res = s.try_log_in(&email, PASSWORD).await;
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "took {:?}",
@@ -189,13 +160,7 @@ async fn mongodb_stops_logins_503_sessions_unaffected_then_login_recovers() {
         StatusCode::OK,
         "validation does not need MongoDB"
     );
-    let res = s
-        .client
-        .get(s.auth.url("/session"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = s.session_info(&auth).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
 
@@ -227,13 +192,7 @@ async fn restarting_both_services_keeps_every_session() {
     s.resource.restart().await;
     for auth in &tokens {
         assert_eq!(s.me(Some(auth)).await.status(), StatusCode::OK);
-        let res = s
-            .client
-            .get(s.auth.url("/session"))
-            .header("Authorization", auth)
-            .send()
-            .await
-            .unwrap();
+        let res = s.session_info(auth).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
 }

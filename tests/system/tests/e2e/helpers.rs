@@ -131,15 +131,38 @@ impl Stack {
     }
 
     pub async fn log_in(&self, email: &str) -> Value {
-        let res = self
-            .client
-            .post(self.auth.url("/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let res = self.try_log_in(email, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
+    }
+
+    /// `POST /login` with `email` and `password`, whatever it answers.
+    pub async fn try_log_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.auth.url("/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The auth-service's `GET /session` with `auth`.
+    pub async fn session_info(&self, auth: &str) -> reqwest::Response {
+        self.client
+            .get(self.auth.url("/session"))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The resource-service's `GET /health/ready`.
+    pub async fn ready(&self) -> reqwest::Response {
+        self.client
+            .get(self.resource.url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Signs up a fresh user and logs in: (email, "Bearer <token>").

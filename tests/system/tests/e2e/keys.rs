@@ -121,13 +121,7 @@ async fn rotation_keeps_old_tokens_working_and_new_logins_use_the_new_key() {
         StatusCode::OK,
         "A's token still passes the resource-service"
     );
-    let res = s
-        .client
-        .get(s.auth.url("/session"))
-        .header("Authorization", &old)
-        .send()
-        .await
-        .unwrap();
+    let res = s.session_info(&old).await;
     assert_eq!(res.status(), StatusCode::OK, "and the auth-service");
 
     let (_, token_b) = login_token(&s).await;

@@ -73,13 +73,7 @@ async fn both_services_serve_metrics_with_bounded_labels() {
         "{text}"
     );
     // A wrong password, a logout: the auth-service counts both.
-    let wrong = s
-        .client
-        .post(s.auth.url("/login"))
-        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong password"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = s.try_log_in("nobody@example.com", "wrong password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(s.log_out(&auth).await.status(), StatusCode::NO_CONTENT);
     let auth_text = scrape(&s, &s.auth).await;

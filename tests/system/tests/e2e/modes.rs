@@ -72,12 +72,7 @@ async fn remote_mode_is_503_while_the_auth_service_is_down_and_recovers() {
         "service_unavailable",
     )
     .await;
-    let ready = s
-        .client
-        .get(s.resource.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = s.ready().await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     s.auth.restart().await;
@@ -87,12 +82,7 @@ async fn remote_mode_is_503_while_the_auth_service_is_down_and_recovers() {
         StatusCode::OK,
         "served again without restarting the resource-service"
     );
-    let ready = s
-        .client
-        .get(s.resource.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = s.ready().await;
     assert_eq!(ready.status(), StatusCode::OK);
 }
 

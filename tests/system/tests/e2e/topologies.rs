@@ -269,16 +269,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
     // Logout on the auth-service is refused by a second, cached resource-service.
     let other = s.another_resource().await;
     let (_, auth) = s.session().await;
-    let session: Value = s
-        .client
-        .get(s.auth.url("/session"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = s.session_info(&auth).await.json().await.unwrap();
     let session_id = session["sessionId"].as_str().unwrap().to_owned();
     for service in [&s.resource, &other] {
         for _ in 0..3 {
