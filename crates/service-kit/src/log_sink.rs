@@ -29,6 +29,8 @@ struct Shared {
     pending: Mutex<Pending>,
     ready: Condvar,
     dropped: AtomicU64,
+    /// Lines dropped since the start, reported or not.
+    dropped_total: AtomicU64,
     /// The output; held while a batch is written, so batches keep their order.
     out: Mutex<Box<dyn Write + Send>>,
 }
@@ -52,6 +54,7 @@ impl Shared {
         if pending.buf.len() + line.len() > CAPACITY {
             drop(pending);
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped_total.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let first = pending.buf.is_empty();
@@ -133,6 +136,7 @@ impl LogSink {
             }),
             ready: Condvar::new(),
             dropped: AtomicU64::new(0),
+            dropped_total: AtomicU64::new(0),
             out: Mutex::new(out),
         });
         let writer = shared.clone();
@@ -144,6 +148,11 @@ impl LogSink {
         }
         let sink = Self { shared };
         (sink.clone(), LogGuard { sink })
+    }
+
+    /// Lines dropped since the start because the output did not keep up.
+    pub fn dropped_lines(&self) -> u64 {
+        self.shared.dropped_total.load(Ordering::Relaxed)
     }
 
     /// Writes out everything pending now, on the calling thread.

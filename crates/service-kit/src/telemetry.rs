@@ -178,6 +178,14 @@ pub fn client_context(request: reqwest::RequestBuilder) -> reqwest::RequestBuild
     }
 }
 
+/// The span queue in front of the OTLP exporter, reachable from `bench/parts` so that
+/// it can be measured against the SDK's `BatchSpanProcessor`; not an interface.
+#[cfg(feature = "otlp")]
+#[doc(hidden)]
+pub mod span_queue {
+    pub use super::otlp::{Export, ExportQueue};
+}
+
 #[cfg(feature = "otlp")]
 mod otlp {
     //! The OTLP/HTTP exporter and the queue in front of it.
@@ -218,13 +226,14 @@ mod otlp {
 
     /// The running exporter: how to ask it to flush.
     #[derive(Debug)]
-    pub(super) struct Export {
+    pub struct Export {
         flush: Arc<Notify>,
         flushed: Arc<Notify>,
     }
 
     impl Export {
-        pub(super) async fn shutdown(&self) {
+        /// Sends what is queued (bounded by two seconds) and stops the exporting task.
+        pub async fn shutdown(&self) {
             let flushed = self.flushed.notified();
             self.flush.notify_one();
             let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
@@ -405,12 +414,13 @@ mod otlp {
 
     /// A span processor with a bounded queue and one exporting task on the runtime.
     #[derive(Debug)]
-    struct ExportQueue {
+    pub struct ExportQueue {
         sender: mpsc::Sender<SpanData>,
     }
 
     impl ExportQueue {
-        fn start<E: SpanExporter + 'static>(
+        /// Starts the exporting task on the current Tokio runtime, in front of `exporter`.
+        pub fn start<E: SpanExporter + 'static>(
             mut exporter: E,
             resource: Resource,
         ) -> Result<(Self, Export), SettingsError> {
