@@ -4,6 +4,17 @@
 //! A malformed `traceparent` is ignored (the request starts a new trace), never an
 //! error. The context of the request being served is a task-local, so the HTTP
 //! clients (introspection, JWKS) forward it without every caller passing it down.
+//!
+//! # Why not opentelemetry_sdk's `TraceContextPropagator`
+//! Measured against it in one run, `make bench-parts` with `PARTS_ONLY=trace` (medians
+//! of 11 on 2 cores at load average 4-6): reading `traceparent` and `tracestate` 109 ns
+//! against 843 ns, writing them 142 ns against 741 ns (no `Context`, no `format!`, no
+//! split into a `Vec`). And the parsing is the recommendation's: of 11 `traceparent`
+//! values W3C refuses, the propagator accepts 8 (a trailing dash after version 00,
+//! short trace or parent ids, 1-digit flags or version, `+` in an id, an uppercase
+//! version, spaces around the value); this parser accepts none. One leniency of ours:
+//! `tracestate` is passed on when printable and short, not parsed as a list (the
+//! propagator drops a malformed one).
 
 use std::cell::Cell;
 use std::future::Future;
