@@ -1,5 +1,5 @@
 # The session store's everyday commands. `make run` and `make test` are all a newcomer needs.
-.PHONY: help run test demo bench profile soak build lint fmt deploy-check
+.PHONY: help run test demo bench bench-parts profile soak build lint fmt deploy-check
 .DEFAULT_GOAL := help
 
 ## help: list these targets (what `make` alone prints)
@@ -53,6 +53,10 @@ soak:
 ## bench: our figures against the machine's limits (Redis GET rate, bcrypt rate); table + JSON in bench/results/
 bench:
 	bash bench/bench.sh
+
+## bench-parts: our hand-made parts against the crates that could replace them, one run (release); PARTS_REPS (11), PARTS_ONLY=log,trace,spans,jwt,hex
+bench-parts:
+	cargo bench -p parts-bench --bench parts
 
 ## profile: perf + inferno flamegraphs of GET /me under load (plain, cached, at info); in bench/results/
 profile:
