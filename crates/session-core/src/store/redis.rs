@@ -236,7 +236,8 @@ impl Redis {
     }
 
     /// Runs a pipeline of reads on the reader connection (one round trip), bounded by
-    /// the timeout; coalesced as [`Redis::read`] is.
+    /// the timeout; coalesced as [`Redis::read`] is. Every command's reply is answered:
+    /// coalesced, the pipeline's `ignore()` and `atomic()` are not kept.
     pub async fn read_pipe<T: redis::FromRedisValue>(
         &self,
         what: &'static str,
@@ -282,8 +283,9 @@ impl Redis {
             // A sender dropped without answering: its runtime is shutting down.
             let reply = answer.await.map_err(|_| StoreError::Unavailable)??;
             let value = self.settle(what, reply)?;
-            T::from_redis_value(value).map_err(|err| {
-                tracing::warn!(command = what, error = %err, "unexpected redis reply");
+            // Not the parser's message: it quotes the reply, which may be a token.
+            T::from_redis_value(value).map_err(|_| {
+                tracing::warn!(command = what, "unexpected redis reply");
                 StoreError::Unavailable
             })
         };
