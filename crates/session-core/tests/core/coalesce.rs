@@ -2,7 +2,8 @@
 //! redis-servers of their own, so the command counts are this test's alone: reads
 //! ready together share one pipeline (the `GET`s one `MGET`), a bad key fails only its
 //! own read, a Redis that dies under a batch answers `Unavailable` to each read in
-//! time, and on a Cluster a batch across slots answers every read.
+//! time, on a Cluster a batch across slots answers every read, and with the setting
+//! off each read is its own command, as before.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -402,4 +403,31 @@ async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
         (1..=60).contains(&mgets),
         "one MGET per slot of the batch: {mgets}"
     );
+}
+
+#[tokio::test]
+async fn with_coalescing_off_each_read_is_its_own_get() {
+    let dir = TempDir::new("coalesce-off");
+    let server = Server::start(dir.path(), free_port(), &[]).await;
+    let prefix = unique_prefix("coalesce-off");
+    let mut redis = redis_settings(&server.url(), 500);
+    redis.coalesce_reads = false;
+    let store = SessionStore::new(&redis, &session_settings(&prefix, 3600)).expect("store");
+    let user = user_id();
+    let _: () = redis::cmd("SET")
+        .arg(store.key(&user))
+        .arg("token")
+        .query_async(&mut server.conn().await)
+        .await
+        .unwrap();
+    store.ping().await.expect("ping");
+    server.reset_stats().await;
+
+    let answers = join_all((0..5).map(|_| store.get(&user))).await;
+
+    for answer in answers {
+        assert_eq!(answer, Ok(Some("token".to_owned())));
+    }
+    assert_eq!(server.calls("get").await, 5, "today's path: one GET a read");
+    assert_eq!(server.calls("mget").await, 0);
 }
