@@ -304,7 +304,8 @@ def main():
     pids = {"auth": int(env("BENCH_AUTH_PID"))}
     ports = {}
     for name, var in [("redis-mode", "BENCH_REDIS_MODE"), ("remote-mode", "BENCH_REMOTE_MODE"),
-                      ("cached", "BENCH_CACHED"), ("multiple-mode", "BENCH_MULTIPLE")]:
+                      ("cached", "BENCH_CACHED"), ("multiple-mode", "BENCH_MULTIPLE"),
+                      ("redis-mode-uncoalesced", "BENCH_REDIS_UNCOALESCED")]:
         ports[name] = int(env(f"{var}_PORT"))
         pids[name] = int(env(f"{var}_PID"))
     tokens_file = env("BENCH_TOKENS_FILE")
@@ -370,19 +371,25 @@ def main():
     results = {}
     print("1/6 redis-benchmark GET (the round-trip limit) ...", flush=True)
     results["redis GET (limit)"] = redis_benchmark(redis_port)
-    # Single and multiple mode take turns, twice each, so that drift in the machine's
-    # load hits both alike; each keeps its better run and both runs are recorded.
-    print("2/6 /me, redis mode, session.per_user = single and multiple, alternating ...", flush=True)
-    runs = {"single": [], "multiple": []}
+    # Single and multiple mode, and single mode with each read sent alone
+    # (redis.coalesce_reads = false), take turns, twice each, so that drift in the
+    # machine's load hits them alike; each keeps its better run and all runs are recorded.
+    print("2/6 /me, redis mode, session.per_user = single and multiple, reads coalesced and alone, "
+          "alternating ...", flush=True)
+    runs = {"single": [], "multiple": [], "uncoalesced": []}
     for _ in range(2):
         runs["single"].append(wrk(me("redis-mode"), "me.lua", tokens_file))
         runs["multiple"].append(wrk(me("multiple-mode"), "me.lua", multiple_tokens_file))
+        runs["uncoalesced"].append(wrk(me("redis-mode-uncoalesced"), "me.lua", tokens_file))
     results["/me redis mode"] = max(runs["single"], key=lambda r: r["rps"])
     results["/me redis mode"]["peak_rss_mb"] = peak_rss_mb(pids["redis-mode"])
     results["/me redis mode"]["runs_rps"] = [r["rps"] for r in runs["single"]]
     results["/me multiple mode"] = max(runs["multiple"], key=lambda r: r["rps"])
     results["/me multiple mode"]["peak_rss_mb"] = peak_rss_mb(pids["multiple-mode"])
     results["/me multiple mode"]["runs_rps"] = [r["rps"] for r in runs["multiple"]]
+    results["/me redis, reads alone"] = max(runs["uncoalesced"], key=lambda r: r["rps"])
+    results["/me redis, reads alone"]["peak_rss_mb"] = peak_rss_mb(pids["redis-mode-uncoalesced"])
+    results["/me redis, reads alone"]["runs_rps"] = [r["rps"] for r in runs["uncoalesced"]]
     print("2/6 the yardsticks: the actix-session peer, a bare handler ...", flush=True)
     results["/me peer (actix-session)"] = wrk(me("peer"), "me.lua", (cookies_file, "cookie"))
     results["/me peer (actix-session)"]["peak_rss_mb"] = peak_rss_mb(pids["peer"])
@@ -443,6 +450,9 @@ def main():
         ("/me multiple mode", "rps", results["/me multiple mode"]["rps"] / results["/me redis mode"]["rps"],
          ">= 0.95 x single", lambda r: r >= 0.95),
         ("/me multiple mode", "errors", results["/me multiple mode"]["errors"], "== 0", lambda v: v == 0),
+        ("/me redis mode", "vs reads alone", results["/me redis mode"]["rps"] / results["/me redis, reads alone"]["rps"],
+         ">= 1.0 x redis.coalesce_reads = false", lambda r: r >= 1.0),
+        ("/me redis, reads alone", "errors", results["/me redis, reads alone"]["errors"], "== 0", lambda v: v == 0),
         ("/me redis mode", "RSS", results["/me redis mode"]["peak_rss_mb"], "<= 30 MB", lambda v: v <= 30),
         ("/login", "rps", results["/login"]["rps"] / hashing, ">= 0.8 x bcrypt", lambda r: r >= 0.8),
         ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],
@@ -501,7 +511,8 @@ def main():
               f"{r['peak_rss_mb']:>7.1f} MB")
     print_events(events)
     print(f"/me runs, req/s: single {', '.join(f'{r:.0f}' for r in results['/me redis mode']['runs_rps'])}; "
-          f"multiple {', '.join(f'{r:.0f}' for r in results['/me multiple mode']['runs_rps'])}")
+          f"multiple {', '.join(f'{r:.0f}' for r in results['/me multiple mode']['runs_rps'])}; "
+          f"reads alone {', '.join(f'{r:.0f}' for r in results['/me redis, reads alone']['runs_rps'])}")
     print()
     print("targets:")
     met_all = True

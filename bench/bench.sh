@@ -121,6 +121,9 @@ start_resource() {
     start_leg "$var" "$REPO_ROOT/target/release/resource-service" "$name" APP__SERVER__PORT "$@"
 }
 start_resource BENCH_REDIS_MODE redis-mode
+# The same with each session read sent alone (redis.coalesce_reads = false), today's
+# default path before coalescing, so both are measured in one run.
+start_resource BENCH_REDIS_UNCOALESCED redis-mode-uncoalesced APP__REDIS__COALESCE_READS=false
 start_resource BENCH_REMOTE_MODE remote-mode \
     APP__VALIDATION__MODE=remote APP__AUTH_SERVICE__URL="http://127.0.0.1:$auth_port"
 start_resource BENCH_CACHED cached APP__VALIDATION__CACHE=true

@@ -41,13 +41,20 @@ pub fn count_by(name: &'static str, label: &'static str, value: &'static str, n:
     });
 }
 
-/// Records `seconds` in histogram `name`, labelled `label = value`.
+/// Records `seconds` (or any amount) in histogram `name`, labelled `label = value`
+/// (unlabelled when `label` is empty).
 pub fn observe(name: &'static str, label: &'static str, value: &'static str, seconds: f64) {
     HISTOGRAMS.with(|histograms| {
         histograms
             .borrow_mut()
             .entry((name, value))
-            .or_insert_with(|| metrics::histogram!(name, label => value))
+            .or_insert_with(|| {
+                if label.is_empty() {
+                    metrics::histogram!(name)
+                } else {
+                    metrics::histogram!(name, label => value)
+                }
+            })
             .record(seconds);
     });
 }

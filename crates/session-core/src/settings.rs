@@ -201,6 +201,11 @@ pub struct RedisSettings {
     /// Connections kept in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// Send the session reads that are ready at the same moment as one pipeline (one
+    /// round trip for many requests); false sends each read alone, as before (kept to
+    /// compare the two in one benchmark run).
+    #[serde(default = "default_true")]
+    pub coalesce_reads: bool,
 }
 
 fn default_true() -> bool {
@@ -531,6 +536,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "redis.tls_insecure",
     "redis.wait_replicas",
     "redis.wait_replicas_strict",
+    "redis.coalesce_reads",
     "mongodb.uri",
     "mongodb.database",
     "mongodb.timeout_ms",

@@ -312,6 +312,7 @@ fn redis(rows: &mut Rows, s: &RedisSettings) {
     row(rows, "redis.wait_replicas_strict", s.wait_replicas_strict);
     row(rows, "redis.timeout_ms", s.timeout_ms);
     row(rows, "redis.pool_size", s.pool_size);
+    row(rows, "redis.coalesce_reads", s.coalesce_reads);
 }
 
 fn session(rows: &mut Rows, s: &SessionSettings) {

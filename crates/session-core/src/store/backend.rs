@@ -389,6 +389,11 @@ impl Backend {
         }
     }
 
+    /// Whether this is a Redis Cluster (keys of different slots live apart).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
     /// A connection for writes and scripts.
     pub(crate) async fn writer(&self) -> Result<Connection, Unreachable> {
         match self {

@@ -3,6 +3,8 @@
 //! - [`redis`]: the plumbing both layouts (and the throttle and the validation cache)
 //!   share: timed calls, scripts, `WAIT`, the read retry, publish and subscribe, on
 //!   every topology ([`backend`]).
+//! - `coalesce`: the reads ready at the same moment, sent as one pipeline (the
+//!   `single` layout's `GET`s as one `MGET`), each answered alone.
 //! - `single`: one session per user, key `<prefix><userId>`, value the token.
 //! - `multiple`: one session per login, keys under the hash tag `{<userId>}`, the
 //!   token's digest kept, never the token.
@@ -14,6 +16,7 @@
 //! never "not found".
 
 mod backend;
+mod coalesce;
 mod events;
 mod multiple;
 pub mod record;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backend::{Backend, Connection};
+use super::coalesce::{Coalescer, Read};
 use crate::error::StoreError;
 use crate::settings::{RedisSettings, SettingsError};
 
@@ -30,7 +31,7 @@ impl Query<'_> {
 
 /// Whether a command failed because its connection is gone (not because of what it
 /// asked), so a read may be tried once more on a fresh connection.
-fn lost_connection(err: &redis::RedisError) -> bool {
+pub(super) fn lost_connection(err: &redis::RedisError) -> bool {
     err.is_connection_dropped() || err.is_connection_refusal() || err.is_io_error()
 }
 
@@ -41,6 +42,9 @@ pub struct Redis {
     wait_replicas: u32,
     wait_strict: bool,
     timeout: Duration,
+    /// `redis.coalesce_reads`: reads share round trips (see `super::coalesce`); none:
+    /// each read is its own command, as before.
+    coalescer: Option<Coalescer>,
 }
 
 /// Whether a script changes sessions (then `redis.wait_replicas` replicas must
@@ -71,12 +75,18 @@ impl Redis {
             wait_replicas: settings.wait_replicas,
             wait_strict: settings.wait_replicas_strict,
             timeout,
+            coalescer: settings.coalesce_reads.then(Coalescer::new),
         })
     }
 
     /// The bound on every call.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Whether this is a Redis Cluster (keys of different slots live apart).
+    pub fn is_cluster(&self) -> bool {
+        self.backend.is_cluster()
     }
 
     /// Runs `op` on a pooled connection, bounded by the timeout; for callers that keep
@@ -212,23 +222,74 @@ impl Redis {
         Ok(())
     }
 
-    /// Runs a read on the reader connection, bounded by the timeout.
+    /// Runs a read on the reader connection, bounded by the timeout; coalesced with
+    /// the reads ready at the same moment when `redis.coalesce_reads` is on.
     pub async fn read<T: redis::FromRedisValue>(
         &self,
         what: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, StoreError> {
+        if self.coalescing() {
+            return self.read_coalesced(what, Read::Cmds(vec![cmd])).await;
+        }
         self.read_query(what, Query::Cmd(&cmd)).await
     }
 
     /// Runs a pipeline of reads on the reader connection (one round trip), bounded by
-    /// the timeout.
+    /// the timeout; coalesced as [`Redis::read`] is. Every command's reply is answered:
+    /// coalesced, the pipeline's `ignore()` and `atomic()` are not kept.
     pub async fn read_pipe<T: redis::FromRedisValue>(
         &self,
         what: &'static str,
         pipe: redis::Pipeline,
     ) -> Result<T, StoreError> {
+        if self.coalescing() {
+            let cmds = pipe.cmd_iter().cloned().collect();
+            return self.read_coalesced(what, Read::Cmds(cmds)).await;
+        }
         self.read_query(what, Query::Pipe(&pipe)).await
+    }
+
+    /// `GET key` on the reader connection, bounded by the timeout; coalesced, it goes
+    /// within its batch's one `MGET` (which answers none, where `GET` would fail, for
+    /// a key holding another type: such a key is no session either way).
+    pub async fn get(&self, what: &'static str, key: String) -> Result<Option<String>, StoreError> {
+        if self.coalescing() {
+            return self.read_coalesced(what, Read::Get(key)).await;
+        }
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        self.read_query(what, Query::Cmd(&cmd)).await
+    }
+
+    /// Whether reads go through the coalescer: on, and inside a tokio runtime (its
+    /// sender is a task).
+    fn coalescing(&self) -> bool {
+        self.coalescer.is_some() && tokio::runtime::Handle::try_current().is_ok()
+    }
+
+    /// A read through the coalescer: queued, answered by its batch's sender, bounded
+    /// and timed as a read on its own is.
+    async fn read_coalesced<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        read: Read,
+    ) -> Result<T, StoreError> {
+        let call = async {
+            let answer = self
+                .coalescer
+                .and_then(|coalescer| coalescer.submit(self, read))
+                .ok_or(StoreError::Unavailable)?;
+            // A sender dropped without answering: its runtime is shutting down.
+            let reply = answer.await.map_err(|_| StoreError::Unavailable)??;
+            let value = self.settle(what, reply)?;
+            // Not the parser's message: it quotes the reply, which may be a token.
+            T::from_redis_value(value).map_err(|_| {
+                tracing::warn!(command = what, "unexpected redis reply");
+                StoreError::Unavailable
+            })
+        };
+        self.timed(what, call).await
     }
 
     async fn read_query<T: redis::FromRedisValue>(
@@ -261,7 +322,11 @@ impl Redis {
         Ok(query.run::<T>(&mut conn).await)
     }
 
-    async fn reader_connection(&self, what: &'static str) -> Result<Connection, StoreError> {
+    /// The reader connection; `Unavailable` (logged, counted) when there is none.
+    pub(super) async fn reader_connection(
+        &self,
+        what: &'static str,
+    ) -> Result<Connection, StoreError> {
         self.backend.reader().await.map_err(|err| {
             tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
             self.backend.failed(None);

@@ -175,9 +175,7 @@ impl Single {
         keys: &Keys,
         user_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(keys.user_key(user_id));
-        redis.read("get", cmd).await
+        redis.get("get", keys.user_key(user_id)).await
     }
 
     /// Deletes the user's session only if it still holds `token`; true when deleted.
