@@ -407,13 +407,15 @@ def main():
     results["/login"] = wrk(f"http://127.0.0.1:{auth_port}/login", "login.lua", users_file)
     results["/login"]["peak_rss_mb"] = peak_rss_mb(pids["auth"])
     print("5/6 /me during a login storm ...", flush=True)
-    storm = subprocess.Popen(["wrk", "-t1", "-c20", f"-d{SECONDS + 2}s", "-s",
-                              os.path.join(HERE, "login.lua"),
-                              f"http://127.0.0.1:{auth_port}/login", "--", users_file],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    results["/me during login storm"] = wrk(me("redis-mode"), "me.lua", tokens_file)
-    storm.wait()
+    # The storm's own rate is measured too: a smaller hashing pool must not buy the
+    # /me figure (logins during the storm against the bcrypt limit).
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        storm = pool.submit(wrk, f"http://127.0.0.1:{auth_port}/login", "login.lua", users_file,
+                            connections=20, seconds=SECONDS + 2)
+        time.sleep(1)
+        results["/me during login storm"] = wrk(me("redis-mode"), "me.lua", tokens_file)
+        results["/login during the storm"] = storm.result()
     print("5/6 /me on a Redis Cluster (3 masters + 3 replicas), two instances at once ...", flush=True)
     results["/me cluster, 2 instances"] = wrk_both([me("cluster-a"), me("cluster-b")], "me.lua",
                                                     cluster_tokens_file)
@@ -457,6 +459,12 @@ def main():
         ("/login", "rps", results["/login"]["rps"] / hashing, ">= 0.8 x bcrypt", lambda r: r >= 0.8),
         ("/me during login storm", "p99", results["/me during login storm"]["p99_ms"] / results["/me redis mode"]["p99_ms"],
          "<= 2 x unloaded p99", lambda r: r <= 2),
+        ("/login during the storm", "rps", results["/login during the storm"]["rps"] / hashing,
+         ">= 0.9 x bcrypt", lambda r: r >= 0.9),
+        ("/verify (auth-service)", "vs /me", results["/verify (auth-service)"]["rps"] / results["/me redis mode"]["rps"],
+         ">= 0.95 x /me redis mode", lambda r: r >= 0.95),
+        ("/verify (auth-service)", "errors", results["/verify (auth-service)"]["errors"], "== 0", lambda v: v == 0),
+        ("/me during login storm", "errors", results["/me during login storm"]["errors"], "== 0", lambda v: v == 0),
         ("/me cached", "rps", results["/me cached"]["rps"] / get, ">= 1.0 x GET", lambda r: r >= 1.0),
         ("/me cached", "p99", results["/me cached"]["p99_ms"], "<= 5 ms", lambda v: v <= 5),
         ("/me cached", "errors", results["/me cached"]["errors"], "== 0", lambda v: v == 0),
@@ -494,7 +502,7 @@ def main():
             ratio = "limit"
         elif "bcrypt" in name:
             ratio = "limit"
-        elif name == "/login":
+        elif name.startswith("/login"):
             ratio = f"{rps / hashing:.2f} x bcrypt"
         else:
             ratio = f"{rps / get:.2f} x GET"

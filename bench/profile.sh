@@ -6,12 +6,14 @@
 # bench/results/profile-<time>/:
 #   <leg>.svg     a flamegraph (inferno), <leg>.folded the collapsed stacks,
 #   <leg>.top.txt the functions with the most samples of their own (perf report).
-# Legs: plain (validation against Redis) and cached (validation.cache = true), both at
-# RUST_LOG=warn, and plain-info: plain at the default level, access lines included.
+# Legs: plain (validation against Redis, reads coalesced) and cached (validation.cache =
+# true), both at RUST_LOG=warn; plain-info: plain at the default level, access lines
+# included; plain-serial: plain with redis.coalesce_reads = false (one command a read,
+# the path before coalescing), for the before/after of that change.
 #
 # PROFILE_SECONDS (default 10), PROFILE_CONNECTIONS (50), PROFILE_SESSIONS (10000),
 # PROFILE_FREQUENCY (samples a second per thread, default 499), PROFILE_LEGS (default
-# "plain cached plain-info"),
+# "plain cached plain-info plain-serial"),
 # PROFILE_BIN (a resource-service binary to profile instead of target/release's),
 # PROFILE_KEEP_DATA=1 (keep perf's own <leg>.perf.data for perf report; large).
 set -euo pipefail
@@ -22,7 +24,7 @@ SECONDS_PER_LEG=${PROFILE_SECONDS:-10}
 CONNECTIONS=${PROFILE_CONNECTIONS:-50}
 SESSIONS=${PROFILE_SESSIONS:-10000}
 FREQUENCY=${PROFILE_FREQUENCY:-499}
-LEGS=${PROFILE_LEGS:-plain cached plain-info}
+LEGS=${PROFILE_LEGS:-plain cached plain-info plain-serial}
 
 ensure_apt_package redis-server redis-server
 ensure_apt_package wrk wrk
@@ -99,7 +101,8 @@ for leg in $LEGS; do
         plain) profile_leg plain warn ;;
         cached) profile_leg cached warn APP__VALIDATION__CACHE=true ;;
         plain-info) profile_leg plain-info info ;;
-        *) echo "error: unknown leg $leg (plain, cached, plain-info)" >&2; exit 2 ;;
+        plain-serial) profile_leg plain-serial warn APP__REDIS__COALESCE_READS=false ;;
+        *) echo "error: unknown leg $leg (plain, cached, plain-info, plain-serial)" >&2; exit 2 ;;
     esac
 done
 echo "profiles in $OUT"
