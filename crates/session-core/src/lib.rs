@@ -58,4 +58,4 @@ pub use session::Session;
 pub use store::{SessionStore, StoredSession};
 pub use token::{Claims, TokenCodec};
 pub use validate::LocalValidator;
-pub use validator::{BuildOptions, SessionValidator, ValidatorSettings};
+pub use validator::{BuildOptions, PreparedValidator, SessionValidator, ValidatorSettings};

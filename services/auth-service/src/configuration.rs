@@ -2,6 +2,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use session_core::cache::CacheSettings;
 use session_core::events::{self, EventsSettings};
 
 pub use crate::mail::MailSettings;
@@ -268,6 +269,17 @@ pub struct VerifyCacheSettings {
     pub cache_max_age_ms: u64,
 }
 
+impl From<&VerifyCacheSettings> for CacheSettings {
+    fn from(v: &VerifyCacheSettings) -> Self {
+        Self {
+            enabled: v.cache,
+            max_entries: v.cache_max_entries,
+            max_age_ms: v.cache_max_age_ms,
+            heartbeat_ms: v.cache_heartbeat_ms,
+        }
+    }
+}
+
 /// Limits on sign-up, which costs a bcrypt hash each.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SignupSettings {
@@ -347,6 +359,7 @@ impl Settings {
             });
         }
         self.webhook.check()?;
+        CacheSettings::from(&self.validation).check()?;
         if self.events.max_len == 0 {
             return Err(SettingsError::OutOfRange {
                 key: "events.max_len",
