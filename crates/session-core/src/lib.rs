@@ -12,6 +12,7 @@
 //! Ground floor (plain types, the wire):
 //! - [`error`]: the contract's error codes and bodies; the domain's error types.
 //! - [`settings`]: the contract's configuration keys and the layered loader.
+//! - [`masked`]: how settings are shown, secrets and URL credentials hidden.
 //! - [`session`]: a validated [`Session`] and how its times are written.
 //! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
 //! - [`request`]: what a request presents (header, cookie, CSRF), for any framework.
@@ -42,6 +43,7 @@ pub mod events;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod masked;
 pub mod measure;
 pub mod request;
 pub mod session;

@@ -108,7 +108,7 @@ async fn auth() -> Result<Rows, String> {
     auth_service::startup::prepare(&settings)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(settings_view::auth(&settings))
+    settings_view::auth(&settings)
 }
 
 /// The resource-service's `Settings::load`, then its composition root
@@ -116,5 +116,5 @@ async fn auth() -> Result<Rows, String> {
 fn resource() -> Result<Rows, String> {
     let settings = resource_service::configuration::Settings::load().map_err(|e| e.to_string())?;
     resource_service::startup::prepare(&settings).map_err(|e| e.to_string())?;
-    Ok(settings_view::resource(&settings))
+    settings_view::resource(&settings)
 }
