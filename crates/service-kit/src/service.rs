@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::process::ExitCode;
 
-use session_core::settings::SettingsError;
+pub use session_core::settings::SettingsError;
 
 use crate::telemetry::TelemetrySettings;
 
@@ -30,6 +30,45 @@ pub trait Service: Sized {
     fn build(settings: Self::Settings) -> impl Future<Output = Result<Self, BuildError>>;
     /// Serves until SIGTERM or Ctrl-C.
     fn run_until_stopped(self) -> impl Future<Output = std::io::Result<()>>;
+}
+
+/// Implements [`Service`] for a service's `Application`, the same way for each: its
+/// settings type has `load()`, a `telemetry` section and `server.port`; its inherent
+/// `build` and `run_until_stopped` are the service's own.
+///
+/// ```ignore
+/// service_kit::service!(Application, Settings, "auth-service");
+/// ```
+#[macro_export]
+macro_rules! service {
+    ($application:ty, $settings:ty, $name:literal) => {
+        impl $crate::service::Service for $application {
+            const NAME: &'static str = $name;
+            type Settings = $settings;
+
+            fn load() -> ::std::result::Result<$settings, $crate::service::SettingsError> {
+                <$settings>::load()
+            }
+
+            fn telemetry(settings: &$settings) -> &$crate::telemetry::TelemetrySettings {
+                &settings.telemetry
+            }
+
+            fn port(settings: &$settings) -> u16 {
+                settings.server.port
+            }
+
+            async fn build(
+                settings: $settings,
+            ) -> ::std::result::Result<Self, $crate::service::BuildError> {
+                Ok(<$application>::build(settings).await?)
+            }
+
+            async fn run_until_stopped(self) -> ::std::io::Result<()> {
+                <$application>::run_until_stopped(self).await
+            }
+        }
+    };
 }
 
 /// Why a service could not be built: the service's own error, kept whole.

@@ -369,7 +369,8 @@ pub enum SettingsError {
     /// may be a secret put under the wrong key.
     #[error("configuration: {0}")]
     Load(String),
-    /// A key that no service of the product reads: most likely a typo.
+    /// A key the service's settings types do not read, outside the sections only
+    /// another service of the product reads: most likely a typo.
     #[error("configuration: unknown key `{key}`{hint}", hint = nearest.as_ref().map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default())]
     UnknownKey {
         /// The key as given, dotted (`session.ttl_second`).

@@ -8,11 +8,9 @@ use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::forwarded::TrustedProxies;
 use service_kit::openapi::OpenApiDocument;
-use service_kit::service::{BuildError, Service};
-use service_kit::telemetry::TelemetrySettings;
 use service_kit::{BoundServer, serve};
 use session_core::cache::{ConfiguredCache, ValidationCache, spawn_beat};
-use session_core::settings::{JwtAlgorithm, JwtSettings, SettingsError};
+use session_core::settings::{JwtAlgorithm, JwtSettings};
 use session_core::{CookiePolicy, keys};
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
@@ -248,27 +246,4 @@ impl Application {
     }
 }
 
-impl Service for Application {
-    const NAME: &'static str = "auth-service";
-    type Settings = Settings;
-
-    fn load() -> Result<Settings, SettingsError> {
-        Settings::load()
-    }
-
-    fn telemetry(settings: &Settings) -> &TelemetrySettings {
-        &settings.telemetry
-    }
-
-    fn port(settings: &Settings) -> u16 {
-        settings.server.port
-    }
-
-    async fn build(settings: Settings) -> Result<Self, BuildError> {
-        Ok(Self::build(settings).await?)
-    }
-
-    async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
-}
+service_kit::service!(Application, Settings, "auth-service");

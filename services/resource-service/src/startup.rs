@@ -5,10 +5,7 @@
 use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::openapi::OpenApiDocument;
-use service_kit::service::{BuildError, Service};
-use service_kit::telemetry::TelemetrySettings;
 use service_kit::{BoundServer, serve};
-use session_core::settings::SettingsError;
 use session_core::{BuildOptions, CookiePolicy, PreparedValidator, SessionValidator};
 
 use crate::configuration::Settings;
@@ -81,27 +78,4 @@ impl Application {
     }
 }
 
-impl Service for Application {
-    const NAME: &'static str = "resource-service";
-    type Settings = Settings;
-
-    fn load() -> Result<Settings, SettingsError> {
-        Settings::load()
-    }
-
-    fn telemetry(settings: &Settings) -> &TelemetrySettings {
-        &settings.telemetry
-    }
-
-    fn port(settings: &Settings) -> u16 {
-        settings.server.port
-    }
-
-    async fn build(settings: Settings) -> Result<Self, BuildError> {
-        Ok(Self::build(settings).await?)
-    }
-
-    async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
-}
+service_kit::service!(Application, Settings, "resource-service");
