@@ -44,8 +44,6 @@ pub struct Prepared {
     pub cookies: Option<CookiePolicy>,
     /// `server.trusted_proxies`, parsed.
     pub proxies: TrustedProxies,
-    /// `/openapi.json`, built once: it serves these bytes and touches no store.
-    pub openapi: OpenApiDocument,
 }
 
 /// Builds every part `settings` describe (see [`Prepared`]).
@@ -70,7 +68,6 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
         mailer: Mailer::from_settings(&settings.mail)?,
         cookies: CookiePolicy::from_settings(&settings.session.cookie),
         proxies: TrustedProxies::parse(settings.server.trusted_proxies.as_deref())?,
-        openapi: OpenApiDocument::new(&routes::openapi::document())?,
         codec,
         store,
         verify_cache,
@@ -120,7 +117,6 @@ impl Prepared {
             mailer,
             cookies,
             proxies,
-            openapi,
         } = self;
         let (codec, store, users) = (&codec, &store, &users);
         let warm = users.clone();
@@ -188,7 +184,9 @@ impl Prepared {
             internal: web::Data::new(InternalToken(settings.internal.token.clone())),
             admin: web::Data::new(AdminToken(settings.admin.token.clone())),
             proxies: web::Data::new(proxies),
-            openapi: web::Data::new(openapi),
+            // Built once (it does not depend on the settings): /openapi.json serves
+            // these bytes and touches no store.
+            openapi: web::Data::new(OpenApiDocument::new(&routes::openapi::document())?),
             cookies,
         })
     }

@@ -19,8 +19,6 @@ pub struct Prepared {
     pub validator: PreparedValidator,
     /// The session cookie's policy, when cookies are on.
     pub cookies: Option<CookiePolicy>,
-    /// `/openapi.json`, built once: it serves these bytes and touches no store.
-    pub openapi: OpenApiDocument,
 }
 
 /// Builds every part `settings` describe (see [`Prepared`]).
@@ -31,7 +29,6 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         validator: SessionValidator::prepare(&settings.validator(), options)?,
         cookies: CookiePolicy::from_settings(&settings.session.cookie),
-        openapi: OpenApiDocument::new(&routes::openapi::document())?,
     })
 }
 
@@ -48,13 +45,11 @@ impl Application {
         if settings.metrics.enabled {
             service_kit::metrics::install("resource-service");
         }
-        let Prepared {
-            validator,
-            cookies,
-            openapi,
-        } = prepare(&settings)?;
+        let Prepared { validator, cookies } = prepare(&settings)?;
         let validator = web::Data::new(validator.start().await);
-        let openapi = web::Data::new(openapi);
+        // Built once (it does not depend on the settings): /openapi.json serves these
+        // bytes and touches no store.
+        let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
             if let Some(policy) = &cookies {
                 cfg.app_data(policy.clone());
