@@ -12,6 +12,7 @@
 //! Ground floor (plain types, the wire):
 //! - [`error`]: the contract's error codes and bodies; the domain's error types.
 //! - [`settings`]: the contract's configuration keys and the layered loader.
+//! - [`secrets`]: what production refuses in a secret (development values, guessable).
 //! - [`masked`]: how settings are shown, secrets and URL credentials hidden.
 //! - [`session`]: a validated [`Session`] and how its times are written.
 //! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
@@ -46,6 +47,7 @@ pub mod keys;
 pub mod masked;
 pub mod measure;
 pub mod request;
+pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod store;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serializer;
 
-use crate::settings::{self, SettingsError};
+use crate::secrets::{Weakness, weakness};
 
 /// What stands for a hidden value.
 pub const HIDDEN: &str = "***";
@@ -20,12 +20,12 @@ pub fn secret_text(value: &str) -> String {
     if value.is_empty() {
         return "(empty)".to_owned();
     }
-    match settings::check_secret("secret", value, true) {
-        Err(SettingsError::DevelopmentValue { .. }) => {
+    match weakness(value) {
+        Some(Weakness::Development) => {
             format!("{HIDDEN} (a built-in development or placeholder value)")
         }
-        Err(SettingsError::WeakSecret { .. }) => format!("{HIDDEN} (looks guessable)"),
-        _ => HIDDEN.to_owned(),
+        Some(Weakness::Guessable { .. }) => format!("{HIDDEN} (looks guessable)"),
+        None => HIDDEN.to_owned(),
     }
 }
 
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn secrets_are_hidden_with_a_word_on_what_production_refuses() {
         assert_eq!(
-            secret_text(settings::DEV_JWT_SECRET),
+            secret_text(crate::secrets::DEV_JWT_SECRET),
             "*** (a built-in development or placeholder value)"
         );
         assert_eq!(

@@ -8,13 +8,10 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-/// The HS256 secret built into the defaults, for local runs only.
-pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
-/// The internal token built into the defaults, for local runs only.
-pub const DEV_INTERNAL_TOKEN: &str = "dev-only-internal-token-change-me";
-
-/// Marks the placeholder values of `.env.example`; production refuses them too.
-pub const PLACEHOLDER_MARK: &str = "replace-me";
+pub use crate::secrets::{
+    DEV_INTERNAL_TOKEN, DEV_JWT_SECRET, MIN_SECRET_BITS, PLACEHOLDER_MARK, estimated_entropy_bits,
+};
+use crate::secrets::{Weakness, weakness};
 
 /// Defaults both services share, as TOML; each service adds its own on top.
 pub const SHARED_DEFAULTS: &str = r#"
@@ -689,9 +686,6 @@ fn nearest_key(key: &str, known: &[String]) -> Option<String> {
         .map(|(_, k)| k.clone())
 }
 
-/// The least entropy, by [`estimated_entropy_bits`], of a secret in production.
-pub const MIN_SECRET_BITS: u32 = 128;
-
 /// Reads `APP_ENV`: true for `production` or `prod` (any case, spaces ignored), false
 /// when unset, empty or `development`, `dev`, `test`; anything else is refused, so a
 /// typo never turns production checks off.
@@ -715,25 +709,6 @@ pub fn is_production() -> bool {
     environment_is_production(std::env::var("APP_ENV").ok().as_deref()).unwrap_or(true)
 }
 
-/// A simple estimate of a secret's entropy: its length times the Shannon entropy of
-/// its characters (bits per character). Repeated or few distinct characters score
-/// low whatever the length; 64 random hex digits score about 250.
-pub fn estimated_entropy_bits(secret: &str) -> f64 {
-    let mut counts: BTreeMap<char, usize> = BTreeMap::new();
-    for c in secret.chars() {
-        *counts.entry(c).or_default() += 1;
-    }
-    let total = secret.chars().count() as f64;
-    let per_char: f64 = counts
-        .values()
-        .map(|&n| {
-            let p = n as f64 / total;
-            -p * p.log2()
-        })
-        .sum();
-    per_char * total
-}
-
 /// In production, refuses a secret that holds a built-in development value or a
 /// placeholder (anywhere in it), or scores below [`MIN_SECRET_BITS`].
 pub fn check_secret(
@@ -744,25 +719,11 @@ pub fn check_secret(
     if !production {
         return Ok(());
     }
-    let development = [
-        DEV_JWT_SECRET,
-        DEV_INTERNAL_TOKEN,
-        PLACEHOLDER_MARK,
-        "dev-only",
-    ]
-    .iter()
-    .any(|dev| secret.contains(dev));
-    if development {
-        return Err(SettingsError::DevelopmentValue { key });
+    match weakness(secret) {
+        Some(Weakness::Development) => Err(SettingsError::DevelopmentValue { key }),
+        Some(Weakness::Guessable { bits }) => Err(SettingsError::WeakSecret { key, bits }),
+        None => Ok(()),
     }
-    let bits = estimated_entropy_bits(secret);
-    if bits < f64::from(MIN_SECRET_BITS) {
-        return Err(SettingsError::WeakSecret {
-            key,
-            bits: bits as u32,
-        });
-    }
-    Ok(())
 }
 
 impl JwtSettings {
