@@ -74,31 +74,38 @@ def workspace_binaries(cargo_metadata):
 
 @pytest.fixture(scope="session")
 def settings_keys():
-    """(known keys, map keys) of crates/session-core/src/settings.rs: the configuration
-    keys the services know; any other APP__ variable stops a service at start."""
-    with open(os.path.join(ROOT, "crates/session-core/src/settings.rs")) as f:
-        settings = f.read()
-
-    def string_list(name):
-        m = re.search(name + r": &\[&str\] = &\[(.*?)\];", settings, re.S)
-        if not m:
-            pytest.fail(f"{name} not found in crates/session-core/src/settings.rs; update deploy/checks")
-        return set(re.findall(r'"([a-z0-9_.]+)"', m.group(1)))
-
-    return string_list("KNOWN_KEYS"), string_list("MAP_KEYS")
+    """The configuration keys the services read, from docs/api.md's key table (a test in
+    sessionctl holds that table equal to the keys of the services' settings types); any
+    other APP__ variable stops a service at start."""
+    with open(os.path.join(ROOT, "docs/api.md")) as f:
+        doc = f.read()
+    start = doc.find("## Configuration")
+    if start < 0:
+        pytest.fail("docs/api.md has no ## Configuration; update deploy/checks")
+    section = doc[start:]
+    end = section.find("\n## ", 3)
+    keys = set()
+    for line in section[: end if end >= 0 else len(section)].splitlines():
+        if line.startswith("| `"):
+            first = line.split("|")[1]
+            keys.update(k for k in re.findall(r"`([a-z_.]+)`", first) if "." in k)
+    if not keys:
+        pytest.fail("docs/api.md's configuration table names no key; update deploy/checks")
+    return keys
 
 
 @pytest.fixture(scope="session")
 def unknown_key(settings_keys):
     """A function: the problem with an environment variable name, or None when it is no
-    APP__ variable or one the services know."""
-    known, map_keys = settings_keys
+    APP__ variable or one the services know (an entry under a map key such as
+    jwt.verification_keys included)."""
+    known = settings_keys
 
     def problem(where, name):
         if not name.startswith("APP__"):
             return None
         key = config_key(name)
-        if key not in known and not any(key.startswith(m + ".") for m in map_keys):
+        if key not in known and not any(key.startswith(k + ".") for k in known):
             return f"{where}: {name} is no configuration key the services know ({key})"
         return None
 

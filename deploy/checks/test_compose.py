@@ -93,7 +93,7 @@ def planned_keys():
 def test_every_app_variable_of_a_topology_is_a_known_or_planned_key(path, settings_keys, unknown_key):
     """A topology may also set keys docs/api.md plans (named in the test's output, not
     refused); any other unknown APP__ variable fails."""
-    known, _ = settings_keys
+    known = settings_keys
     planned = planned_keys()
     problems, pending = [], set()
     for name, svc in sorted((load_yaml(path).get("services") or {}).items()):

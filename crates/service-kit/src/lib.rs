@@ -3,6 +3,7 @@
 //! makes a binary a service of ours:
 //!
 //! # Layout
+//! - [`service`]: the one `main` of every service ([`service::Service`], [`service::run`]).
 //! - [`server`]: the shared server builder (workers, limits, shutdown, `/metrics`).
 //! - [`bare`]: the contract's body on the answers actix-web's parser sends by itself.
 //! - [`request_id`]: request ids, the request's trace, deadline and metrics, the access log.
@@ -31,6 +32,7 @@ pub mod openapi;
 pub mod probe;
 pub mod request_id;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod trace_context;
 

@@ -19,11 +19,11 @@ use crate::trace_context::{RequestTrace, TraceParent};
 use session_core::settings::SettingsError;
 
 /// The `telemetry` section of the configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 pub struct TelemetrySettings {
     /// Base URL of an OTLP/HTTP collector (`http://collector:4318`; `/v1/traces` is
     /// added unless the URL already ends with it). None: nothing is exported.
-    #[serde(default)]
+    #[serde(default, serialize_with = "session_core::masked::optional_url")]
     pub otlp_endpoint: Option<String>,
 }
 

@@ -21,7 +21,7 @@ use session_core::token::Origin;
 use session_core::{SessionStore, TokenCodec};
 
 /// The sections of the shared settings that issuing and storing a session need.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 struct SeedSettings {
     redis: RedisSettings,
     session: SessionSettings,

@@ -37,6 +37,7 @@ use metrics::Counter;
 use quick_cache::sync::Cache;
 
 use crate::session::now_secs;
+use crate::settings::{SettingsError, ValidationSettings};
 use crate::store::SessionStore;
 use crate::token::Claims;
 
@@ -83,6 +84,71 @@ impl Events {
     }
 }
 
+/// A validation cache as a service's settings describe it (`validation.cache`,
+/// `cache_max_entries`, `cache_max_age_ms`, `cache_heartbeat_ms`), whichever section
+/// type holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Keep recently validated sessions at all.
+    pub enabled: bool,
+    /// Most sessions held.
+    pub max_entries: usize,
+    /// Longest an entry is served without asking Redis again, in milliseconds.
+    pub max_age_ms: u64,
+    /// How often the invalidation channel is checked, in milliseconds (at least 10).
+    pub heartbeat_ms: u64,
+}
+
+impl CacheSettings {
+    /// Refuses an entry age outside 1 ms to 10 minutes.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if !(1..=600_000).contains(&self.max_age_ms) {
+            return Err(SettingsError::OutOfRange {
+                key: "validation.cache_max_age_ms",
+                allowed: "between 1 and 600000",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl From<&ValidationSettings> for CacheSettings {
+    fn from(v: &ValidationSettings) -> Self {
+        Self {
+            enabled: v.cache,
+            max_entries: v.cache_max_entries,
+            max_age_ms: v.cache_max_age_ms,
+            heartbeat_ms: v.cache_heartbeat_ms,
+        }
+    }
+}
+
+/// A cache set up from its settings whose listener has not started.
+#[derive(Debug)]
+pub struct ConfiguredCache {
+    cache: Arc<ValidationCache>,
+    heartbeat: Duration,
+}
+
+impl ConfiguredCache {
+    /// The cache, to hand to a validator or a store before it runs.
+    pub fn cache(&self) -> &Arc<ValidationCache> {
+        &self.cache
+    }
+
+    /// Starts the listener on `store`'s invalidation channel (see [`spawn_listener`]);
+    /// the cache serves once it has subscribed.
+    pub fn start(self, store: &SessionStore) -> Arc<ValidationCache> {
+        spawn_listener(
+            self.cache.clone(),
+            store.clone(),
+            store.invalidation_channel().to_owned(),
+            self.heartbeat,
+        );
+        self.cache
+    }
+}
+
 /// Sessions validated recently. A hit needs neither Redis nor the signature check:
 /// the exact token string was verified and confirmed by Redis when it was cached, and
 /// its expiry is still checked on every hit.
@@ -120,25 +186,18 @@ impl ValidationCache {
         }
     }
 
-    /// The one way a service sets a cache up: `max_entries` sessions, each served for
-    /// at most `max_age` after Redis confirmed it, kept current by a listener on
-    /// `store`'s invalidation channel that checks it every `heartbeat` (at least 10 ms)
-    /// (see [`spawn_listener`]).
-    pub fn start(
-        store: &SessionStore,
-        max_entries: usize,
-        max_age: Duration,
-        heartbeat: Duration,
-    ) -> Arc<Self> {
-        let cache =
-            Arc::new(Self::new(max_entries).with_max_age(max_age.max(Duration::from_millis(1))));
-        spawn_listener(
-            cache.clone(),
-            store.clone(),
-            store.invalidation_channel().to_owned(),
-            heartbeat.max(Duration::from_millis(10)),
-        );
-        cache
+    /// The one way a service sets a cache up, from its `validation.cache*` settings:
+    /// `None` when the cache is off; otherwise an empty cache whose listener is not
+    /// running yet (nothing spawned, nothing contacted) until
+    /// [`ConfiguredCache::start`].
+    pub fn configured(settings: &CacheSettings) -> Option<ConfiguredCache> {
+        settings.enabled.then(|| ConfiguredCache {
+            cache: Arc::new(
+                Self::new(settings.max_entries)
+                    .with_max_age(Duration::from_millis(settings.max_age_ms.max(1))),
+            ),
+            heartbeat: Duration::from_millis(settings.heartbeat_ms).max(Duration::from_millis(10)),
+        })
     }
 
     /// Serves an entry for at most `max_age` after Redis confirmed it.

@@ -108,7 +108,7 @@ impl Reason {
 }
 
 /// The event stream (`events.*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct EventsSettings {
     /// Append events at all (default true).
     pub enabled: bool,

@@ -12,6 +12,8 @@
 //! Ground floor (plain types, the wire):
 //! - [`error`]: the contract's error codes and bodies; the domain's error types.
 //! - [`settings`]: the contract's configuration keys and the layered loader.
+//! - [`secrets`]: what production refuses in a secret (development values, guessable).
+//! - [`masked`]: how settings are shown, secrets and URL credentials hidden.
 //! - [`session`]: a validated [`Session`] and how its times are written.
 //! - [`credential`]: parsing the `Authorization` header into a [`Credential`].
 //! - [`request`]: what a request presents (header, cookie, CSRF), for any framework.
@@ -42,8 +44,10 @@ pub mod events;
 pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod masked;
 pub mod measure;
 pub mod request;
+pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod store;
@@ -58,4 +62,4 @@ pub use session::Session;
 pub use store::{SessionStore, StoredSession};
 pub use token::{Claims, TokenCodec};
 pub use validate::LocalValidator;
-pub use validator::{BuildOptions, SessionValidator, ValidatorSettings};
+pub use validator::{BuildOptions, PreparedValidator, SessionValidator, ValidatorSettings};

@@ -6,15 +6,12 @@
 use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// The HS256 secret built into the defaults, for local runs only.
-pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
-/// The internal token built into the defaults, for local runs only.
-pub const DEV_INTERNAL_TOKEN: &str = "dev-only-internal-token-change-me";
-
-/// Marks the placeholder values of `.env.example`; production refuses them too.
-pub const PLACEHOLDER_MARK: &str = "replace-me";
+pub use crate::secrets::{
+    DEV_INTERNAL_TOKEN, DEV_JWT_SECRET, MIN_SECRET_BITS, PLACEHOLDER_MARK, estimated_entropy_bits,
+};
+use crate::secrets::{Weakness, weakness};
 
 /// Defaults both services share, as TOML; each service adds its own on top.
 pub const SHARED_DEFAULTS: &str = r#"
@@ -66,7 +63,7 @@ allow_plain_http = false
 "#;
 
 /// Where sessions are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationMode {
     /// Straight against Redis.
@@ -76,7 +73,7 @@ pub enum ValidationMode {
 }
 
 /// How a service validates sessions (`validation.*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ValidationSettings {
     /// `redis` (default) or `remote`.
     pub mode: ValidationMode,
@@ -97,13 +94,15 @@ pub struct ValidationSettings {
 }
 
 /// The auth-service's location (`auth_service.*`), for remote mode and JWKS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AuthServiceSettings {
     /// Base URL, e.g. `http://127.0.0.1:8080`.
+    #[serde(serialize_with = "crate::masked::url")]
     pub url: String,
     /// A proxy to reach it through; without one no proxy is used, whatever the
     /// environment's `HTTP_PROXY` says.
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_url")]
     pub proxy: Option<String>,
     /// A PEM bundle of CAs to trust besides the system's, for `https://` URLs.
     #[serde(default)]
@@ -113,7 +112,7 @@ pub struct AuthServiceSettings {
 }
 
 /// Listener and shutdown settings, the same for every service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ServerSettings {
     /// Interface to bind.
     pub host: String,
@@ -149,14 +148,14 @@ fn default_request_timeout_ms() -> u64 {
 }
 
 /// `GET /metrics` and the recording behind it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MetricsSettings {
     /// Record metrics and serve them at `/metrics` (default true).
     pub enabled: bool,
 }
 
 /// Where the Redis session store lives and how long a call may take.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RedisSettings {
     /// `standalone` (default), `cluster` or `sentinel`.
     #[serde(default)]
@@ -164,13 +163,16 @@ pub struct RedisSettings {
     /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS); secret
     /// because it may carry a password. Standalone: the server. Sentinel: the
     /// credentials, TLS and database for the master (its host is not used).
+    #[serde(serialize_with = "crate::masked::secret_url")]
     pub url: SecretString,
     /// Cluster: comma-separated seed URLs (`redis://` or `rediss://`, with the
     /// credentials); secret because they may carry a password.
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_secret_urls")]
     pub nodes: Option<SecretString>,
     /// Sentinel: comma-separated sentinel URLs (`redis://host:26379`).
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_urls")]
     pub sentinels: Option<String>,
     /// Sentinel: the name the sentinels monitor the master under.
     #[serde(default)]
@@ -180,6 +182,7 @@ pub struct RedisSettings {
     pub sentinel_username: Option<String>,
     /// Sentinel: that user's password.
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_secret")]
     pub sentinel_password: Option<SecretString>,
     /// A CA bundle (PEM) to trust for `rediss://`, besides the system's.
     #[serde(default)]
@@ -221,7 +224,7 @@ fn default_pool_size() -> usize {
 }
 
 /// How sessions are kept in Redis and which credentials are accepted.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SessionSettings {
     /// Lifetime of a session: the JWT's `exp - iat` and the Redis key's `EX`.
     pub ttl_seconds: u64,
@@ -248,7 +251,7 @@ pub struct SessionSettings {
 }
 
 /// `session.cookie.*`: the session as an HttpOnly cookie, accepted by every service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CookieSettings {
     /// Accept (and, at login, set) the session cookie.
     #[serde(default = "default_cookie_enabled")]
@@ -280,7 +283,7 @@ fn default_max_per_user() -> u32 {
 }
 
 /// How the services reach Redis.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedisMode {
     /// One server (`redis.url`).
@@ -293,7 +296,7 @@ pub enum RedisMode {
 }
 
 /// How many sessions a user holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PerUser {
     /// One session per user; logging in again returns it (the seed's model).
@@ -304,7 +307,7 @@ pub enum PerUser {
 }
 
 /// What a login does when the user already holds `max_per_user` sessions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WhenFull {
     /// The oldest session ends.
@@ -315,7 +318,7 @@ pub enum WhenFull {
 }
 
 /// The signing algorithm sessions are issued with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum JwtAlgorithm {
     /// HMAC-SHA256 with a shared secret (the default).
     HS256,
@@ -324,9 +327,10 @@ pub enum JwtAlgorithm {
 }
 
 /// JWT signing and verification settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct JwtSettings {
     /// HS256 shared secret, at least 32 bytes.
+    #[serde(serialize_with = "crate::masked::secret")]
     pub secret: SecretString,
     /// `iss` claim written and required.
     pub issuer: String,
@@ -336,22 +340,26 @@ pub struct JwtSettings {
     pub algorithm: JwtAlgorithm,
     /// EdDSA private key (PEM), auth-service only.
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_private_pem")]
     pub signing_key: Option<SecretString>,
     /// Key id written into the header of tokens signed with `signing_key`.
     #[serde(default)]
     pub signing_key_id: Option<String>,
     /// EdDSA public keys (PEM) by key id, for verifying.
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::public_pems")]
     pub verification_keys: BTreeMap<String, String>,
     /// Where to fetch the auth-service's public keys (JWKS).
     #[serde(default)]
+    #[serde(serialize_with = "crate::masked::optional_url")]
     pub jwks_url: Option<String>,
 }
 
 /// The shared secret services use to call each other's internal endpoints.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct InternalSettings {
     /// Sent as `Authorization: Bearer <token>` on `/introspect`.
+    #[serde(serialize_with = "crate::masked::secret")]
     pub token: SecretString,
 }
 
@@ -363,13 +371,14 @@ pub enum SettingsError {
     /// may be a secret put under the wrong key.
     #[error("configuration: {0}")]
     Load(String),
-    /// A key that no service of the product reads: most likely a typo.
-    #[error("configuration: unknown key `{key}`{hint}", hint = nearest.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default())]
+    /// A key the service's settings types do not read, outside the sections only
+    /// another service of the product reads: most likely a typo.
+    #[error("configuration: unknown key `{key}`{hint}", hint = nearest.as_ref().map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default())]
     UnknownKey {
         /// The key as given, dotted (`session.ttl_second`).
         key: String,
         /// The known key closest to it, when one is close.
-        nearest: Option<&'static str>,
+        nearest: Option<String>,
     },
     /// A value outside what the key allows.
     #[error("configuration: {key} must be {allowed}")]
@@ -511,97 +520,33 @@ fn line_and_column(message: &str) -> Option<(u64, u64)> {
     Some((line.trim().parse().ok()?, column.parse().ok()?))
 }
 
-/// Every configuration key a service of the product reads, dotted. A key under `APP__`
-/// or in the configuration file that is not here (or under a map key below) stops the
-/// service at start, so a typo is never silently ignored.
-pub const KNOWN_KEYS: &[&str] = &[
-    "server.host",
-    "server.port",
-    "server.shutdown_timeout_seconds",
-    "server.workers",
-    "server.request_timeout_ms",
-    "server.max_connections",
-    "server.trusted_proxies",
-    "server.public_url",
-    "redis.url",
-    "redis.timeout_ms",
-    "redis.pool_size",
-    "redis.mode",
-    "redis.nodes",
-    "redis.sentinels",
-    "redis.master_name",
-    "redis.sentinel_username",
-    "redis.sentinel_password",
-    "redis.tls_ca_file",
-    "redis.tls_insecure",
-    "redis.wait_replicas",
-    "redis.wait_replicas_strict",
-    "redis.coalesce_reads",
-    "mongodb.uri",
-    "mongodb.database",
-    "mongodb.timeout_ms",
-    "session.ttl_seconds",
-    "session.key_prefix",
-    "session.accept_user_id_header",
-    "session.per_user",
-    "session.max_per_user",
-    "session.when_full",
-    "session.idle_timeout_seconds",
-    "session.cookie.enabled",
-    "session.cookie.name",
-    "admin.token",
-    "jwt.secret",
-    "jwt.issuer",
-    "jwt.audience",
-    "jwt.algorithm",
-    "jwt.signing_key",
-    "jwt.signing_key_id",
-    "jwt.verification_keys",
-    "jwt.jwks_url",
-    "login.max_failures_per_email",
-    "login.failure_window_seconds",
-    "login.max_failures_per_ip_per_minute",
-    "password.bcrypt_cost",
-    "password.max_queue",
-    "signup.max_per_ip_per_hour",
-    "signup.max_per_minute",
-    "signup.verify_email",
-    "mail.smtp_url",
-    "mail.from",
-    "mail.max_attempts",
-    "mail.retry_initial_ms",
-    "mail.timeout_ms",
-    "recovery.token_ttl_seconds",
-    "recovery.verify_ttl_seconds",
-    "recovery.max_per_email_per_hour",
-    "recovery.max_per_ip_per_hour",
-    "internal.token",
-    "validation.mode",
-    "validation.timeout_ms",
-    "validation.cache",
-    "validation.cache_max_entries",
-    "validation.cache_heartbeat_ms",
-    "validation.cache_max_age_ms",
-    "auth_service.url",
-    "metrics.enabled",
-    "telemetry.otlp_endpoint",
-    "auth_service.proxy",
-    "auth_service.ca_file",
-    "auth_service.allow_plain_http",
-    "events.enabled",
-    "events.stream",
-    "events.max_len",
-    "webhook.url",
-    "webhook.secret",
-    "webhook.types",
-    "webhook.timeout_ms",
-    "webhook.retry_initial_ms",
-    "webhook.max_attempts",
-    "webhook.claim_idle_ms",
+/// The sections of the product's configuration: the first part of every key that a
+/// service of the product reads. A service refuses a key its settings types leave
+/// unread, unless the key's whole section is one only another service reads (one
+/// environment or file may serve both services). The keys themselves are the typed
+/// settings' ([`keys`]); this list of sections is held equal to both services' by a
+/// test in sessionctl, which sees both types (the resource-service cannot: it ships
+/// without the auth-service's MongoDB driver).
+pub const PRODUCT_SECTIONS: &[&str] = &[
+    "admin",
+    "auth_service",
+    "events",
+    "internal",
+    "jwt",
+    "login",
+    "mail",
+    "metrics",
+    "mongodb",
+    "password",
+    "recovery",
+    "redis",
+    "server",
+    "session",
+    "signup",
+    "telemetry",
+    "validation",
+    "webhook",
 ];
-
-/// Keys whose value is a map of names the operator chooses (`jwt.verification_keys.<kid>`).
-const MAP_KEYS: &[&str] = &["jwt.verification_keys"];
 
 fn with_defaults(service_defaults: &str) -> config::ConfigBuilder<config::builder::DefaultState> {
     config::Config::builder()
@@ -616,23 +561,26 @@ fn with_defaults(service_defaults: &str) -> config::ConfigBuilder<config::builde
 }
 
 /// Reads `T` from the service's built-in defaults, the optional `APP_CONFIG_FILE`
-/// and `APP__SECTION__KEY` environment variables, in that order. A key that no
-/// service knows is refused, naming it and the nearest known key.
-pub fn load<T: serde::de::DeserializeOwned>(service_defaults: &str) -> Result<T, SettingsError> {
+/// and `APP__SECTION__KEY` environment variables, in that order. A key that `T` does
+/// not read is refused (see [`PRODUCT_SECTIONS`]), naming it and the nearest key `T`
+/// reads.
+pub fn load<T: serde::de::DeserializeOwned + Serialize>(
+    service_defaults: &str,
+) -> Result<T, SettingsError> {
     environment_is_production(std::env::var("APP_ENV").ok().as_deref())?;
     let mut builder = with_defaults(service_defaults);
     if let Ok(path) = std::env::var("APP_CONFIG_FILE") {
         builder = builder.add_source(config::File::with_name(&path).required(true));
     }
-    let loaded = builder
-        .add_source(
-            config::Environment::with_prefix("APP")
-                .prefix_separator("__")
-                .separator("__"),
-        )
-        .build()?;
-    check_keys(loaded.clone().try_deserialize()?)?;
-    Ok(loaded.try_deserialize()?)
+    read(
+        builder
+            .add_source(
+                config::Environment::with_prefix("APP")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?,
+    )
 }
 
 /// Reads `T` from the built-in defaults alone, ignoring any file or environment: the
@@ -643,53 +591,105 @@ pub fn defaults<T: serde::de::DeserializeOwned>(
     Ok(with_defaults(service_defaults).build()?.try_deserialize()?)
 }
 
-/// Checks that every key of the built-in defaults plus `service_defaults` is known.
-pub fn check_known_keys(service_defaults: &str) -> Result<(), SettingsError> {
-    check_keys(with_defaults(service_defaults).build()?.try_deserialize()?)
-}
-
-/// Refuses the first key (in sorted order) that is neither known nor inside a map key.
-fn check_keys(table: config::Map<String, config::Value>) -> Result<(), SettingsError> {
-    let mut keys = Vec::new();
-    flatten("", table, &mut keys);
-    keys.sort();
-    match keys.into_iter().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-        None => Ok(()),
+/// Deserializes `T` from the layered configuration, noting every key it leaves unread
+/// (`serde_ignored` around the `config` crate's own deserializer); refuses the first
+/// such key, in sorted order, unless its section is only another service's.
+fn read<T: serde::de::DeserializeOwned + Serialize>(
+    loaded: config::Config,
+) -> Result<T, SettingsError> {
+    let mut ignored = Vec::new();
+    let settings: T = serde_ignored::deserialize(loaded.clone(), |path| {
+        ignored.push(dotted(&path));
+    })?;
+    if ignored.is_empty() {
+        return Ok(settings);
+    }
+    let known = keys(&settings);
+    let read_here = |section: &str| known.iter().any(|k| k.split('.').next() == Some(section));
+    let mut unknown: Vec<String> = Vec::new();
+    for path in ignored {
+        match loaded.get::<config::Value>(&path) {
+            Ok(value) => leaves(&path, value, &mut unknown),
+            Err(_) => unknown.push(path),
+        }
+    }
+    unknown.retain(|key| {
+        let section = key.split('.').next().unwrap_or_default();
+        read_here(section) || !PRODUCT_SECTIONS.contains(&section)
+    });
+    unknown.sort();
+    match unknown.into_iter().next() {
+        None => Ok(settings),
         Some(key) => Err(SettingsError::UnknownKey {
-            nearest: nearest_key(&key),
+            nearest: nearest_key(&key, &known),
             key,
         }),
     }
 }
 
-fn flatten(prefix: &str, table: config::Map<String, config::Value>, out: &mut Vec<String>) {
-    for (name, value) in table {
-        let path = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}.{name}")
-        };
-        match value.kind {
-            config::ValueKind::Table(inner) if !MAP_KEYS.contains(&path.as_str()) => {
-                flatten(&path, inner, out)
-            }
-            _ => out.push(path),
-        }
+/// A path as a dotted key (`session.ttl_second`).
+fn dotted(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => join(dotted(parent), &index.to_string()),
+        Path::Map { parent, key } => join(dotted(parent), key),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => dotted(parent),
     }
 }
 
-/// The known key closest to `key` by edit distance, when it is close enough to be a typo.
-fn nearest_key(key: &str) -> Option<&'static str> {
-    KNOWN_KEYS
-        .iter()
-        .map(|known| (strsim::levenshtein(key, known), *known))
-        .min()
-        .filter(|(distance, _)| *distance <= key.len().max(6) / 3)
-        .map(|(_, known)| known)
+fn join(parent: String, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
 }
 
-/// The least entropy, by [`estimated_entropy_bits`], of a secret in production.
-pub const MIN_SECRET_BITS: u32 = 128;
+/// The dotted keys of the values under `prefix` (a table's leaves, or `prefix`).
+fn leaves(prefix: &str, value: config::Value, out: &mut Vec<String>) {
+    match value.kind {
+        config::ValueKind::Table(table) if !table.is_empty() => {
+            for (name, inner) in table {
+                leaves(&join(prefix.to_owned(), &name), inner, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+/// Every key of `settings`, dotted, in the types' order: the settings serialized to a
+/// value tree and walked to its leaves. An empty map (`jwt.verification_keys` in the
+/// defaults) is a leaf, so the keys of a service are `keys(&Settings::defaults()?)`.
+pub fn keys<T: Serialize>(settings: &T) -> Vec<String> {
+    fn walk(prefix: &str, map: serde_json::Map<String, serde_json::Value>, out: &mut Vec<String>) {
+        for (name, value) in map {
+            let path = join(prefix.to_owned(), &name);
+            match value {
+                serde_json::Value::Object(inner) if !inner.is_empty() => walk(&path, inner, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(settings) {
+        walk("", map, &mut out);
+    }
+    out
+}
+
+/// The key of `known` closest to `key` by edit distance, when it is close enough to
+/// be a typo.
+fn nearest_key(key: &str, known: &[String]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(key, k), k))
+        .min()
+        .filter(|(distance, _)| *distance <= key.len().max(6) / 3)
+        .map(|(_, k)| k.clone())
+}
 
 /// Reads `APP_ENV`: true for `production` or `prod` (any case, spaces ignored), false
 /// when unset, empty or `development`, `dev`, `test`; anything else is refused, so a
@@ -714,25 +714,6 @@ pub fn is_production() -> bool {
     environment_is_production(std::env::var("APP_ENV").ok().as_deref()).unwrap_or(true)
 }
 
-/// A simple estimate of a secret's entropy: its length times the Shannon entropy of
-/// its characters (bits per character). Repeated or few distinct characters score
-/// low whatever the length; 64 random hex digits score about 250.
-pub fn estimated_entropy_bits(secret: &str) -> f64 {
-    let mut counts: BTreeMap<char, usize> = BTreeMap::new();
-    for c in secret.chars() {
-        *counts.entry(c).or_default() += 1;
-    }
-    let total = secret.chars().count() as f64;
-    let per_char: f64 = counts
-        .values()
-        .map(|&n| {
-            let p = n as f64 / total;
-            -p * p.log2()
-        })
-        .sum();
-    per_char * total
-}
-
 /// In production, refuses a secret that holds a built-in development value or a
 /// placeholder (anywhere in it), or scores below [`MIN_SECRET_BITS`].
 pub fn check_secret(
@@ -743,25 +724,11 @@ pub fn check_secret(
     if !production {
         return Ok(());
     }
-    let development = [
-        DEV_JWT_SECRET,
-        DEV_INTERNAL_TOKEN,
-        PLACEHOLDER_MARK,
-        "dev-only",
-    ]
-    .iter()
-    .any(|dev| secret.contains(dev));
-    if development {
-        return Err(SettingsError::DevelopmentValue { key });
+    match weakness(secret) {
+        Some(Weakness::Development) => Err(SettingsError::DevelopmentValue { key }),
+        Some(Weakness::Guessable { bits }) => Err(SettingsError::WeakSecret { key, bits }),
+        None => Ok(()),
     }
-    let bits = estimated_entropy_bits(secret);
-    if bits < f64::from(MIN_SECRET_BITS) {
-        return Err(SettingsError::WeakSecret {
-            key,
-            bits: bits as u32,
-        });
-    }
-    Ok(())
 }
 
 impl JwtSettings {
@@ -900,42 +867,6 @@ impl SessionSettings {
 }
 
 #[cfg(test)]
-mod documented_keys {
-    /// docs/api.md's configuration table names exactly the keys the code reads: a key
-    /// added to one and not the other fails here.
-    #[test]
-    fn the_docs_key_table_and_known_keys_agree() {
-        let doc = include_str!("../../../docs/api.md");
-        let start = doc
-            .find("## Configuration")
-            .expect("docs/api.md has ## Configuration");
-        let section = &doc[start..];
-        let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
-        let mut documented = std::collections::BTreeSet::new();
-        for line in section[..end].lines().filter(|l| l.starts_with("| `")) {
-            let first = line.split('|').nth(1).unwrap_or_default();
-            for key in first.split('`').skip(1).step_by(2) {
-                if key.contains('.')
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
-                {
-                    documented.insert(key.to_owned());
-                }
-            }
-        }
-        let known: std::collections::BTreeSet<String> =
-            super::KNOWN_KEYS.iter().map(|k| (*k).to_owned()).collect();
-        let missing: Vec<_> = known.difference(&documented).collect();
-        let extra: Vec<_> = documented.difference(&known).collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "docs/api.md's key table and settings::KNOWN_KEYS differ: not documented {missing:?}, documented but not read {extra:?}"
-        );
-    }
-}
-
-#[cfg(test)]
 mod unreadable_tests {
     use super::SettingsError;
 
@@ -986,11 +917,13 @@ mod unreadable_tests {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, Serialize)]
     struct Shared {
         redis: RedisSettings,
         session: SessionSettings,
         jwt: JwtSettings,
+        internal: InternalSettings,
+        metrics: MetricsSettings,
     }
 
     fn jwt(secret: &str) -> JwtSettings {
@@ -1002,10 +935,10 @@ mod tests {
     }
 
     fn keys_of(toml: &str) -> Result<(), SettingsError> {
-        let built = config::Config::builder()
+        let built = with_defaults("")
             .add_source(config::File::from_str(toml, config::FileFormat::Toml))
             .build()?;
-        check_keys(built.try_deserialize()?)
+        read::<Shared>(built).map(|_| ())
     }
 
     #[test]
@@ -1013,7 +946,7 @@ mod tests {
         match keys_of("[session]\nttl_second = 60\n") {
             Err(SettingsError::UnknownKey { key, nearest }) => {
                 assert_eq!(key, "session.ttl_second");
-                assert_eq!(nearest, Some("session.ttl_seconds"));
+                assert_eq!(nearest.as_deref(), Some("session.ttl_seconds"));
             }
             other => panic!("expected an unknown key, got {other:?}"),
         }
@@ -1027,10 +960,17 @@ mod tests {
             Err(SettingsError::UnknownKey { nearest: None, .. }) => {}
             other => panic!("nothing is near: {other:?}"),
         }
+        match keys_of("[session.cookie]\nnam = \"x\"\n") {
+            Err(SettingsError::UnknownKey { key, nearest }) => {
+                assert_eq!(key, "session.cookie.nam");
+                assert_eq!(nearest.as_deref(), Some("session.cookie.name"));
+            }
+            other => panic!("expected an unknown nested key, got {other:?}"),
+        }
     }
 
     #[test]
-    fn every_known_key_and_map_entries_pass() {
+    fn every_read_key_map_entries_and_other_services_sections_pass() {
         assert!(
             keys_of(
                 "[jwt.verification_keys]\nkey-2025 = \"pem\"\n[mongodb]\nuri = \"x\"\n[validation]\nmode = \"redis\"\n"
@@ -1038,6 +978,30 @@ mod tests {
             .is_ok()
         );
         assert!(keys_of(SHARED_DEFAULTS).is_ok());
+    }
+
+    #[test]
+    fn keys_are_the_leaves_of_the_serialized_settings() {
+        let shared: Shared = defaults("").expect("defaults load");
+        let keys = keys(&shared);
+        for key in [
+            "redis.url",
+            "session.cookie.name",
+            "jwt.verification_keys",
+            "internal.token",
+            "metrics.enabled",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+        assert!(!keys.iter().any(|k| k == "session.cookie"), "{keys:?}");
+    }
+
+    #[test]
+    fn serialized_settings_show_no_secret() {
+        let shared: Shared = defaults("").expect("defaults load");
+        let shown = serde_json::to_string(&shared).expect("serializes");
+        assert!(!shown.contains(DEV_JWT_SECRET), "{shown}");
+        assert!(!shown.contains(DEV_INTERNAL_TOKEN), "{shown}");
     }
 
     #[test]

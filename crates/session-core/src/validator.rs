@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::ValidationCache;
+use crate::cache::{CacheSettings, ConfiguredCache, ValidationCache};
 use crate::credential::Credential;
 use crate::error::AuthError;
 use crate::request::Presented;
@@ -62,12 +62,7 @@ impl ValidatorSettings<'_> {
         if let Some(url) = &self.jwt.jwks_url {
             self.check_url("jwt.jwks_url", url, production)?;
         }
-        if !(1..=600_000).contains(&self.validation.cache_max_age_ms) {
-            return Err(SettingsError::OutOfRange {
-                key: "validation.cache_max_age_ms",
-                allowed: "between 1 and 600000",
-            });
-        }
+        CacheSettings::from(self.validation).check()?;
         Ok(())
     }
 
@@ -113,15 +108,51 @@ pub struct BuildOptions {
     pub context: Option<crate::client::Context>,
 }
 
+/// A validator built from its settings that does not run yet: codec, store, a
+/// configured cache, the JWKS fetcher or the introspection client, all built (keys
+/// read, URLs parsed), nothing spawned and nothing contacted. [`PreparedValidator::start`]
+/// makes it the [`SessionValidator`]; `sessionctl config check` stops before.
+#[derive(Debug)]
+pub struct PreparedValidator {
+    validator: SessionValidator,
+    cache: Option<(ConfiguredCache, SessionStore)>,
+    #[cfg(feature = "http-client")]
+    jwks: Option<Arc<crate::client::JwksFetcher>>,
+}
+
+impl PreparedValidator {
+    /// Starts the cache's listener and fetches the JWKS once (a failure there is not
+    /// fatal: the first token with an unknown key id fetches again).
+    pub async fn start(self) -> SessionValidator {
+        if let Some((cache, store)) = self.cache {
+            cache.start(&store);
+            tracing::info!("validation cache enabled");
+        }
+        #[cfg(feature = "http-client")]
+        if let Some(fetcher) = self.jwks {
+            fetcher.fetch().await;
+        }
+        self.validator
+    }
+}
+
 impl SessionValidator {
-    /// Builds the validator `settings` describe: in redis mode the codec, the store,
-    /// the validation cache when `validation.cache` is on, and the JWKS fetcher when
-    /// `jwt.jwks_url` is set; in remote mode the introspection client. Warns when seed
-    /// mode is on.
+    /// [`SessionValidator::prepare`], then [`PreparedValidator::start`].
     pub async fn build(
         settings: &ValidatorSettings<'_>,
         options: BuildOptions,
     ) -> Result<Self, SettingsError> {
+        Ok(Self::prepare(settings, options)?.start().await)
+    }
+
+    /// Builds the validator `settings` describe, not yet running: in redis mode the
+    /// codec, the store, the validation cache when `validation.cache` is on, and the
+    /// JWKS fetcher when `jwt.jwks_url` is set; in remote mode the introspection
+    /// client. Warns when seed mode is on.
+    pub fn prepare(
+        settings: &ValidatorSettings<'_>,
+        options: BuildOptions,
+    ) -> Result<PreparedValidator, SettingsError> {
         let _ = options;
         let seed = settings.session.accept_user_id_header;
         if seed {
@@ -143,30 +174,25 @@ impl SessionValidator {
                 let codec = Arc::new(TokenCodec::new(settings.jwt)?);
                 let store = SessionStore::new(settings.redis, settings.session)?;
                 let mut local = LocalValidator::new(codec.clone(), store.clone(), seed);
-                if validation.cache {
-                    local = local.with_cache(ValidationCache::start(
-                        &store,
-                        validation.cache_max_entries,
-                        Duration::from_millis(validation.cache_max_age_ms),
-                        Duration::from_millis(validation.cache_heartbeat_ms),
-                    ));
-                    tracing::info!("validation cache enabled");
+                let cache = ValidationCache::configured(&CacheSettings::from(validation));
+                if let Some(cache) = &cache {
+                    local = local.with_cache(cache.cache().clone());
                 }
+                #[cfg(feature = "http-client")]
+                let mut jwks = None;
                 if let (JwtAlgorithm::EdDSA, Some(url)) =
                     (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
                 {
                     #[cfg(feature = "http-client")]
                     {
-                        let fetcher = crate::client::JwksFetcher::new(
+                        let fetcher = Arc::new(crate::client::JwksFetcher::new(
                             url,
                             codec,
                             &client_options,
                             Duration::from_secs(30),
-                        )?;
-                        // A failure here is not fatal: the first token with an unknown
-                        // key id fetches again.
-                        fetcher.fetch().await;
-                        local = local.with_key_refresher(Arc::new(fetcher));
+                        )?);
+                        local = local.with_key_refresher(fetcher.clone());
+                        jwks = Some(fetcher);
                     }
                     #[cfg(not(feature = "http-client"))]
                     {
@@ -174,18 +200,27 @@ impl SessionValidator {
                         return Err(without_http_client("jwt.jwks_url"));
                     }
                 }
-                Ok(Self::Local(local))
+                Ok(PreparedValidator {
+                    validator: Self::Local(local),
+                    cache: cache.map(|cache| (cache, store)),
+                    #[cfg(feature = "http-client")]
+                    jwks,
+                })
             }
             #[cfg(feature = "http-client")]
-            ValidationMode::Remote => Ok(Self::Remote(
-                crate::client::IntrospectionClient::new(
-                    &settings.auth_service.url,
-                    settings.internal.token.clone(),
-                    &client_options,
-                    seed,
-                )?
-                .with_idle_timeout(settings.session.idle_timeout_seconds),
-            )),
+            ValidationMode::Remote => Ok(PreparedValidator {
+                validator: Self::Remote(
+                    crate::client::IntrospectionClient::new(
+                        &settings.auth_service.url,
+                        settings.internal.token.clone(),
+                        &client_options,
+                        seed,
+                    )?
+                    .with_idle_timeout(settings.session.idle_timeout_seconds),
+                ),
+                cache: None,
+                jwks: None,
+            }),
             #[cfg(not(feature = "http-client"))]
             ValidationMode::Remote => Err(without_http_client("validation.mode")),
         }

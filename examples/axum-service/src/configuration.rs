@@ -1,7 +1,7 @@
 //! The service's settings: the resource-service's keys, layered with the `config`
 //! crate (defaults < `APP_CONFIG_FILE` < `APP__<SECTION>__<KEY>`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use session_core::ValidatorSettings;
 use session_core::settings::{
     self, AuthServiceSettings, InternalSettings, JwtSettings, RedisSettings, ServerSettings,
@@ -19,7 +19,7 @@ workers = 0
 "#;
 
 /// Everything the service reads at start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
     /// Where to listen (`host`, `port`; the other server keys are the
     /// resource-service's and are read but not used here).

@@ -1,7 +1,8 @@
 //! The auth-service's settings: the contract's keys, layered with the `config` crate.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use session_core::cache::CacheSettings;
 use session_core::events::{self, EventsSettings};
 
 pub use crate::mail::MailSettings;
@@ -71,7 +72,7 @@ claim_idle_ms = 30000
 "#;
 
 /// Everything the auth-service reads at start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
     /// Where to listen.
     pub server: ServerSettings,
@@ -113,13 +114,13 @@ pub struct Settings {
 
 /// Delivery of the session events to one HTTP endpoint, signed per the Standard
 /// Webhooks specification (`webhook.*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct WebhookSettings {
     /// Where events are posted; none: no webhooks.
-    #[serde(default)]
+    #[serde(default, serialize_with = "session_core::masked::optional_url")]
     pub url: Option<String>,
     /// `whsec_` + base64 of at least 24 bytes; required with the url.
-    #[serde(default)]
+    #[serde(default, serialize_with = "session_core::masked::optional_secret")]
     pub secret: Option<SecretString>,
     /// Comma-separated event types to deliver; empty: all.
     pub types: String,
@@ -202,7 +203,7 @@ impl WebhookSettings {
 }
 
 /// Reset and verification tokens, and how many mails and requests are allowed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RecoverySettings {
     /// How long a reset link works, in seconds.
     pub token_ttl_seconds: u64,
@@ -216,17 +217,18 @@ pub struct RecoverySettings {
 }
 
 /// The admin endpoints' secret: its own, never the internal token.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct AdminSettings {
     /// `Authorization: Bearer <token>` on `/admin/...`; unset, they answer 403.
-    #[serde(default)]
+    #[serde(default, serialize_with = "session_core::masked::optional_secret")]
     pub token: Option<SecretString>,
 }
 
 /// MongoDB connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MongoSettings {
     /// Connection string; secret because it may carry credentials.
+    #[serde(serialize_with = "session_core::masked::secret_url")]
     pub uri: SecretString,
     /// Database holding the `users` collection.
     pub database: String,
@@ -235,7 +237,7 @@ pub struct MongoSettings {
 }
 
 /// Brute-force limits on login.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LoginSettings {
     /// Failed logins per email within the window before it is throttled.
     pub max_failures_per_email: u64,
@@ -246,7 +248,7 @@ pub struct LoginSettings {
 }
 
 /// Password hashing settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PasswordSettings {
     /// bcrypt cost for new hashes; hashes of another cost are renewed at login.
     pub bcrypt_cost: u32,
@@ -256,7 +258,7 @@ pub struct PasswordSettings {
 }
 
 /// `GET /verify` may answer from a validation cache, as the resource-service does.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct VerifyCacheSettings {
     /// Keep recently verified sessions in process, invalidated over Redis pub/sub.
     pub cache: bool,
@@ -266,10 +268,28 @@ pub struct VerifyCacheSettings {
     pub cache_heartbeat_ms: u64,
     /// Longest an entry is served without asking Redis again.
     pub cache_max_age_ms: u64,
+    /// `validation.mode` and `validation.timeout_ms` are the resource-service's: taken
+    /// and ignored here, so that one environment (a shared ConfigMap, one `.env`)
+    /// serves both services, as with every other key of the product.
+    #[serde(default, rename = "mode", skip_serializing)]
+    _mode: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "timeout_ms", skip_serializing)]
+    _timeout_ms: Option<serde::de::IgnoredAny>,
+}
+
+impl From<&VerifyCacheSettings> for CacheSettings {
+    fn from(v: &VerifyCacheSettings) -> Self {
+        Self {
+            enabled: v.cache,
+            max_entries: v.cache_max_entries,
+            max_age_ms: v.cache_max_age_ms,
+            heartbeat_ms: v.cache_heartbeat_ms,
+        }
+    }
 }
 
 /// Limits on sign-up, which costs a bcrypt hash each.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SignupSettings {
     /// Sign-ups per client IP per hour.
     pub max_per_ip_per_hour: u64,
@@ -347,6 +367,7 @@ impl Settings {
             });
         }
         self.webhook.check()?;
+        CacheSettings::from(&self.validation).check()?;
         if self.events.max_len == 0 {
             return Err(SettingsError::OutOfRange {
                 key: "events.max_len",
@@ -515,12 +536,5 @@ mod tests {
                 .to_string()
                 .contains("mail.from")
         );
-    }
-
-    #[test]
-    fn every_default_key_is_a_known_key() {
-        if let Err(err) = session_core::settings::check_known_keys(super::DEFAULTS) {
-            panic!("a default of this service is not in settings::KNOWN_KEYS: {err}");
-        }
     }
 }

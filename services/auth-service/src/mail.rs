@@ -18,11 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Outgoing mail: where it goes, who it is from, how hard it is tried.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct MailSettings {
     /// `smtp://host:port` (plain), `smtps://host:port` or `smtp://host:port?tls=required`,
     /// with `user:password@` for SMTP AUTH; unset, recovery and verification are off.
-    #[serde(default)]
+    #[serde(default, serialize_with = "session_core::masked::optional_secret_url")]
     pub smtp_url: Option<SecretString>,
     /// The `From` address.
     pub from: String,

@@ -1,15 +1,16 @@
-//! Building and running the auth-service.
+//! Building and running the auth-service. [`prepare`] is its one composition root:
+//! the binary ([`Application::build`]), `sessionctl config check` and the tests build
+//! the service's parts through it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::forwarded::TrustedProxies;
 use service_kit::openapi::OpenApiDocument;
 use service_kit::{BoundServer, serve};
-use session_core::cache::{ValidationCache, spawn_beat};
-use session_core::settings::JwtAlgorithm;
+use session_core::cache::{ConfiguredCache, ValidationCache, spawn_beat};
+use session_core::settings::{JwtAlgorithm, JwtSettings};
 use session_core::{CookiePolicy, keys};
 use session_core::{LocalValidator, SessionStore, SessionValidator, TokenCodec};
 
@@ -24,56 +25,103 @@ use crate::throttle::Throttle;
 use crate::users::UserRepository;
 use crate::webhooks::Delivery;
 
-/// A built auth-service, bound to its port, not yet running.
-pub struct Application {
-    port: u16,
-    server: Server,
+/// Everything the auth-service builds from its settings before anything runs: keys
+/// read, URLs parsed, clients made; nothing spawned, nothing contacted, no port bound.
+pub struct Prepared {
+    /// The token codec.
+    pub codec: Arc<TokenCodec>,
+    /// The session store; it announces events and tells `/verify`'s cache.
+    pub store: SessionStore,
+    /// `/verify`'s validation cache when on, its listener not started.
+    pub verify_cache: Option<ConfiguredCache>,
+    /// The users collection (connection string parsed).
+    pub users: UserRepository,
+    /// Webhook delivery, when `webhook.url` is set and events are on.
+    pub webhooks: Option<Delivery>,
+    /// The mail transport, when `mail.smtp_url` is set.
+    pub mailer: Option<Mailer>,
+    /// The session cookie's policy, when cookies are on.
+    pub cookies: Option<CookiePolicy>,
+    /// `server.trusted_proxies`, parsed.
+    pub proxies: TrustedProxies,
 }
 
-impl Application {
-    /// Builds every part from `settings` and binds the listener (port 0 picks one).
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        if settings.metrics.enabled {
-            service_kit::metrics::install("auth-service");
-        }
-        if settings.session.accept_user_id_header {
-            tracing::warn!(
-                "session.accept_user_id_header is on: /session and /logout accept a bare userId; anyone who knows a userId passes. Use only on a trusted network."
-            );
-        }
-        // Production refuses a missing key in `Settings::check`.
-        if settings.jwt.algorithm == JwtAlgorithm::EdDSA && settings.jwt.signing_key.is_none() {
-            settings.jwt.signing_key = Some(keys::generate_signing_key_pem()?);
-            let kid = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-            tracing::warn!(kid = %kid, "no jwt.signing_key: made a new Ed25519 key for this run; its sessions will not verify after a restart");
-            settings.jwt.signing_key_id = Some(kid);
-        }
-        let codec = Arc::new(TokenCodec::new(&settings.jwt)?);
-        if let Some(kid) = codec.signing_key_id() {
-            tracing::info!(kid, "signing sessions with EdDSA");
-        }
-        let mut store =
-            SessionStore::new(&settings.redis, &settings.session)?.emitting(&settings.events);
-        // /verify's validation cache, when on: this instance's own session changes drop
-        // its entries before they answer (others hear of them on the channel).
-        let verify_cache = settings.validation.cache.then(|| {
-            ValidationCache::start(
-                &store,
-                settings.validation.cache_max_entries,
-                Duration::from_millis(settings.validation.cache_max_age_ms),
-                Duration::from_millis(settings.validation.cache_heartbeat_ms),
-            )
-        });
-        if let Some(cache) = &verify_cache {
-            store = store.telling(cache.clone());
-        }
-        let users = UserRepository::connect(&settings.mongodb)
-            .await
-            .map_err(|_| anyhow::anyhow!("mongodb.uri is not a valid MongoDB connection string"))?;
+/// Builds every part `settings` describe (see [`Prepared`]).
+pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    let codec = Arc::new(codec(&settings.jwt)?);
+    if let Some(kid) = codec.signing_key_id() {
+        tracing::info!(kid, "signing sessions with EdDSA");
+    }
+    let mut store =
+        SessionStore::new(&settings.redis, &settings.session)?.emitting(&settings.events);
+    // This instance's own session changes drop /verify's entries before they answer
+    // (others hear of them on the channel).
+    let verify_cache = ValidationCache::configured(&(&settings.validation).into());
+    if let Some(cache) = &verify_cache {
+        store = store.telling(cache.cache().clone());
+    }
+    let users = UserRepository::connect(&settings.mongodb)
+        .await
+        .map_err(|_| anyhow::anyhow!("mongodb.uri is not a valid MongoDB connection string"))?;
+    Ok(Prepared {
+        webhooks: Delivery::new(settings, store.redis().clone())?,
+        mailer: Mailer::from_settings(&settings.mail)?,
+        cookies: CookiePolicy::from_settings(&settings.session.cookie),
+        proxies: TrustedProxies::parse(settings.server.trusted_proxies.as_deref())?,
+        codec,
+        store,
+        verify_cache,
+        users,
+    })
+}
+
+/// The codec of `jwt`. EdDSA without a signing key (production refuses it in
+/// `Settings::check`) gets a new key for this run, with a warning.
+fn codec(jwt: &JwtSettings) -> anyhow::Result<TokenCodec> {
+    if jwt.algorithm != JwtAlgorithm::EdDSA || jwt.signing_key.is_some() {
+        return Ok(TokenCodec::new(jwt)?);
+    }
+    let kid = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    tracing::warn!(kid = %kid, "no jwt.signing_key: made a new Ed25519 key for this run; its sessions will not verify after a restart");
+    Ok(TokenCodec::new(&JwtSettings {
+        signing_key: Some(keys::generate_signing_key_pem()?),
+        signing_key_id: Some(kid),
+        ..jwt.clone()
+    })?)
+}
+
+/// What the routes are handed, once started.
+#[derive(Clone)]
+struct AppData {
+    accounts: web::Data<Accounts>,
+    validator: web::Data<SessionValidator>,
+    verifier: web::Data<Verifier>,
+    codec: web::Data<TokenCodec>,
+    internal: web::Data<InternalToken>,
+    admin: web::Data<AdminToken>,
+    proxies: web::Data<TrustedProxies>,
+    openapi: web::Data<OpenApiDocument>,
+    cookies: Option<CookiePolicy>,
+}
+
+impl Prepared {
+    /// Starts what runs beside the requests (the index, webhooks, mail, the caches'
+    /// beat and listener) and wires the parts the routes use.
+    async fn start(self, settings: &Settings) -> anyhow::Result<AppData> {
+        let Self {
+            codec,
+            store,
+            verify_cache,
+            users,
+            webhooks,
+            mailer,
+            cookies,
+            proxies,
+        } = self;
+        let (codec, store, users) = (&codec, &store, &users);
         let warm = users.clone();
         tokio::spawn(async move {
-            // The unique index is created at start; if MongoDB is not up yet, sign-up
-            // creates it on first use.
+            // If MongoDB is not up yet, sign-up creates the unique index on first use.
             if warm.ensure_indexes().await.is_err() {
                 tracing::warn!(
                     "MongoDB not reachable at start; the users index will be created on first sign-up"
@@ -89,71 +137,98 @@ impl Application {
             settings.login.clone(),
             settings.signup.clone(),
         );
+        let seed = settings.session.accept_user_id_header;
         let mut accounts = Accounts::new(
             users.clone(),
             store.clone(),
             codec.clone(),
             passwords.clone(),
             throttle.clone(),
-            settings.session.accept_user_id_header,
+            seed,
         );
-        if let Some(delivery) = Delivery::new(&settings, accounts.store().redis().clone())? {
+        if let Some(delivery) = webhooks {
             delivery.spawn();
         }
         // Mail on: recovery and verification (the settings' check named the keys).
-        if let Some(mailer) = Mailer::from_settings(&settings.mail)? {
-            let recovery =
-                Recovery::start(users, store.clone(), passwords, throttle, mailer, &settings);
+        if let Some(mailer) = mailer {
+            let recovery = Recovery::start(
+                users.clone(),
+                store.clone(),
+                passwords,
+                throttle,
+                mailer,
+                settings,
+            );
             accounts = accounts.with_recovery(recovery, settings.signup.verify_email);
             tracing::info!(
                 verify_email = settings.signup.verify_email,
                 "mail on: password reset and email verification"
             );
         }
-        let codec_for_jwks = codec.clone();
-        let validator = SessionValidator::Local(LocalValidator::new(
-            codec,
-            store,
-            settings.session.accept_user_id_header,
-        ));
-
         // The beat every validation cache listens for (its end-to-end heartbeat).
-        spawn_beat(
-            accounts.store().clone(),
-            accounts.store().invalidation_channel().to_owned(),
-        );
-        let mut verifier =
-            LocalValidator::new(codec_for_jwks.clone(), accounts.store().clone(), false);
+        spawn_beat(store.clone(), store.invalidation_channel().to_owned());
+        let mut verifier = LocalValidator::new(codec.clone(), store.clone(), false);
         if let Some(cache) = verify_cache {
-            verifier = verifier.with_cache(cache);
+            verifier = verifier.with_cache(cache.start(store));
             tracing::info!("validation cache enabled for /verify");
         }
-        let verifier = web::Data::new(Verifier(verifier));
-        let cookies = CookiePolicy::from_settings(&settings.session.cookie);
-        let accounts = web::Data::new(accounts);
-        let codec_data = web::Data::from(codec_for_jwks);
-        let validator = web::Data::new(validator);
-        let internal = web::Data::new(InternalToken(settings.internal.token.clone()));
-        let admin = web::Data::new(AdminToken(settings.admin.token.clone()));
-        let proxies = web::Data::new(TrustedProxies::parse(
-            settings.server.trusted_proxies.as_deref(),
-        )?);
-        // Built once: /openapi.json serves these bytes and touches no store.
-        let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
-        let BoundServer { port, server } = serve(&settings.server, move |cfg| {
-            if let Some(policy) = &cookies {
-                cfg.app_data(policy.clone());
-            }
-            cfg.app_data(accounts.clone())
-                .app_data(validator.clone())
-                .app_data(internal.clone())
-                .app_data(admin.clone())
-                .app_data(proxies.clone())
-                .app_data(verifier.clone())
-                .app_data(codec_data.clone())
-                .app_data(openapi.clone())
-                .configure(routes::config);
-        })?;
+        Ok(AppData {
+            accounts: web::Data::new(accounts),
+            validator: web::Data::new(SessionValidator::Local(LocalValidator::new(
+                codec.clone(),
+                store.clone(),
+                seed,
+            ))),
+            verifier: web::Data::new(Verifier(verifier)),
+            codec: web::Data::from(codec.clone()),
+            internal: web::Data::new(InternalToken(settings.internal.token.clone())),
+            admin: web::Data::new(AdminToken(settings.admin.token.clone())),
+            proxies: web::Data::new(proxies),
+            // Built once (it does not depend on the settings): /openapi.json serves
+            // these bytes and touches no store.
+            openapi: web::Data::new(OpenApiDocument::new(&routes::openapi::document())?),
+            cookies,
+        })
+    }
+}
+
+impl AppData {
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        if let Some(policy) = &self.cookies {
+            cfg.app_data(policy.clone());
+        }
+        cfg.app_data(self.accounts.clone())
+            .app_data(self.validator.clone())
+            .app_data(self.internal.clone())
+            .app_data(self.admin.clone())
+            .app_data(self.proxies.clone())
+            .app_data(self.verifier.clone())
+            .app_data(self.codec.clone())
+            .app_data(self.openapi.clone())
+            .configure(routes::config);
+    }
+}
+
+/// A built auth-service, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds every part from `settings` through [`prepare`], starts them and binds the
+    /// listener (port 0 picks one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.metrics.enabled {
+            service_kit::metrics::install("auth-service");
+        }
+        if settings.session.accept_user_id_header {
+            tracing::warn!(
+                "session.accept_user_id_header is on: /session and /logout accept a bare userId; anyone who knows a userId passes. Use only on a trusted network."
+            );
+        }
+        let data = prepare(&settings).await?.start(&settings).await?;
+        let BoundServer { port, server } = serve(&settings.server, move |cfg| data.configure(cfg))?;
         tracing::info!(port, "auth-service listening");
         Ok(Self { port, server })
     }
@@ -168,3 +243,5 @@ impl Application {
         self.server.await
     }
 }
+
+service_kit::service!(Application, Settings, "auth-service");

@@ -1,27 +1,8 @@
-//! The resource-service binary: telemetry, configuration, build, run.
-//! `resource-service healthcheck` exits 0 when a running instance on the configured port is live.
-
-use resource_service::configuration::Settings;
-use resource_service::startup::Application;
+//! The resource-service binary: service-kit's one `main` (telemetry, configuration,
+//! build, run). `resource-service healthcheck` exits 0 when a running instance on the
+//! configured port is live.
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load();
-    let telemetry = service_kit::telemetry::init_service(
-        "info",
-        "resource-service",
-        settings.as_ref().ok().map(|s| &s.telemetry),
-    )?;
-    let settings = settings?;
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        // Used by container health checks: exit 0 when this instance answers.
-        let live = service_kit::probe::live(settings.server.port);
-        std::process::exit(if live { 0 } else { 1 });
-    }
-    let app = Application::build(settings).await?;
-    let served = app.run_until_stopped().await;
-    telemetry.shutdown().await;
-    served?;
-    tracing::info!("resource-service stopped");
-    Ok(())
+async fn main() -> std::process::ExitCode {
+    service_kit::service::run::<resource_service::startup::Application>().await
 }

@@ -1,13 +1,36 @@
-//! Building and running the resource-service.
+//! Building and running the resource-service. [`prepare`] is its one composition
+//! root: the binary ([`Application::build`]), `sessionctl config check` and the tests
+//! build the service's parts through it.
 
 use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::openapi::OpenApiDocument;
 use service_kit::{BoundServer, serve};
-use session_core::{BuildOptions, CookiePolicy, SessionValidator};
+use session_core::{BuildOptions, CookiePolicy, PreparedValidator, SessionValidator};
 
 use crate::configuration::Settings;
 use crate::routes;
+
+/// Everything the resource-service builds from its settings before anything runs:
+/// keys read, URLs parsed, clients made; nothing spawned, nothing contacted.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The validator for the configured mode, not yet started.
+    pub validator: PreparedValidator,
+    /// The session cookie's policy, when cookies are on.
+    pub cookies: Option<CookiePolicy>,
+}
+
+/// Builds every part `settings` describe (see [`Prepared`]).
+pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    let options = BuildOptions {
+        context: Some(service_kit::telemetry::client_context),
+    };
+    Ok(Prepared {
+        validator: SessionValidator::prepare(&settings.validator(), options)?,
+        cookies: CookiePolicy::from_settings(&settings.session.cookie),
+    })
+}
 
 /// A built resource-service, bound to its port, not yet running.
 pub struct Application {
@@ -16,19 +39,17 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the validator for the configured mode and binds the listener.
+    /// Builds the parts through [`prepare`], starts the validator and binds the
+    /// listener (port 0 picks one).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         if settings.metrics.enabled {
             service_kit::metrics::install("resource-service");
         }
-        let options = BuildOptions {
-            context: Some(service_kit::telemetry::client_context),
-        };
-        let validator = SessionValidator::build(&settings.validator(), options).await?;
-        let validator = web::Data::new(validator);
-        // Built once: /openapi.json serves these bytes and touches no store.
+        let Prepared { validator, cookies } = prepare(&settings)?;
+        let validator = web::Data::new(validator.start().await);
+        // Built once (it does not depend on the settings): /openapi.json serves these
+        // bytes and touches no store.
         let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
-        let cookies = CookiePolicy::from_settings(&settings.session.cookie);
         let BoundServer { port, server } = serve(&settings.server, move |cfg| {
             if let Some(policy) = &cookies {
                 cfg.app_data(policy.clone());
@@ -51,3 +72,5 @@ impl Application {
         self.server.await
     }
 }
+
+service_kit::service!(Application, Settings, "resource-service");

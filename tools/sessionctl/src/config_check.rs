@@ -5,13 +5,10 @@
 //! refusal in its own words.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::ValueEnum;
 use serde_json::{Value, json};
-use session_core::settings::{self, JwtAlgorithm};
-use session_core::{SessionStore, TokenCodec};
+use session_core::settings;
 
 use crate::output;
 use crate::settings_view::{self, Rows};
@@ -104,53 +101,20 @@ pub async fn run(service: Service, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The auth-service's `Settings::load`, then what its start-up builds: the token
-/// codec (keys read and parsed), the session store and the MongoDB client (URLs
-/// parsed; nothing contacted).
+/// The auth-service's `Settings::load`, then its composition root
+/// (`startup::prepare`): every part built, nothing spawned or contacted.
 async fn auth() -> Result<Rows, String> {
-    use auth_service::configuration::Settings;
-    let settings = Settings::load().map_err(|e| e.to_string())?;
-    TokenCodec::new(&settings.jwt).map_err(|e| e.to_string())?;
-    SessionStore::new(&settings.redis, &settings.session).map_err(|e| e.to_string())?;
-    auth_service::users::UserRepository::connect(&settings.mongodb)
+    let settings = auth_service::configuration::Settings::load().map_err(|e| e.to_string())?;
+    auth_service::startup::prepare(&settings)
         .await
-        .map_err(|_| "mongodb.uri is not a valid MongoDB connection string".to_owned())?;
-    Ok(settings_view::auth(&settings))
+        .map_err(|e| e.to_string())?;
+    settings_view::auth(&settings)
 }
 
-/// The resource-service's `Settings::load`, then what its start-up builds for the
-/// configured validation mode: codec and store (redis), the JWKS fetcher's and the
-/// introspection client's HTTP clients (proxy and CA file read); nothing contacted.
+/// The resource-service's `Settings::load`, then its composition root
+/// (`startup::prepare`): the validator of the configured mode built, not started.
 fn resource() -> Result<Rows, String> {
-    use resource_service::configuration::{Settings, ValidationMode};
-    use session_core::client::{ClientOptions, IntrospectionClient, JwksFetcher};
-    let settings = Settings::load().map_err(|e| e.to_string())?;
-    let options = ClientOptions {
-        timeout: Duration::from_millis(settings.validation.timeout_ms.max(1)),
-        proxy: settings.auth_service.proxy.clone(),
-        ca_file: settings.auth_service.ca_file.clone(),
-        context: None,
-    };
-    match settings.validation.mode {
-        ValidationMode::Redis => {
-            let codec = Arc::new(TokenCodec::new(&settings.jwt).map_err(|e| e.to_string())?);
-            SessionStore::new(&settings.redis, &settings.session).map_err(|e| e.to_string())?;
-            if let (JwtAlgorithm::EdDSA, Some(url)) =
-                (settings.jwt.algorithm, settings.jwt.jwks_url.as_deref())
-            {
-                JwksFetcher::new(url, codec, &options, Duration::from_secs(30))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        ValidationMode::Remote => {
-            IntrospectionClient::new(
-                &settings.auth_service.url,
-                settings.internal.token.clone(),
-                &options,
-                settings.session.accept_user_id_header,
-            )
-            .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(settings_view::resource(&settings))
+    let settings = resource_service::configuration::Settings::load().map_err(|e| e.to_string())?;
+    resource_service::startup::prepare(&settings).map_err(|e| e.to_string())?;
+    settings_view::resource(&settings)
 }

@@ -14,8 +14,8 @@
 //! - [`sessions`]: `sessions list` and `sessions end`.
 //! - [`keygen`]: the `keygen` command.
 //! - [`config_check`]: `config check`.
-//! - [`settings_view`]: a service's settings as rows of key and shown value.
-//! - [`mask`]: how secrets and URLs with credentials are shown.
+//! - [`settings_view`]: a service's settings as rows of key and shown value (secrets
+//!   masked by session-core's `masked`).
 //! - [`output`]: plain-text tables; writing to stdout and stderr without panicking.
 
 use std::ffi::OsString;
@@ -29,7 +29,6 @@ use crate::config_check::Service;
 mod config_check;
 mod events;
 mod keygen;
-mod mask;
 mod output;
 mod sessions;
 mod settings_view;

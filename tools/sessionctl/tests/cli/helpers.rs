@@ -3,17 +3,14 @@
 //! re-exported here.
 
 use std::process::ExitStatus;
-use std::sync::Arc;
 
 use auth_service::accounts::Accounts;
 use auth_service::password::Passwords;
 use auth_service::throttle::Throttle;
-use auth_service::users::UserRepository;
 use secrecy::SecretString;
 use serde_json::Value;
 use session_core::settings::PerUser;
 use session_core::token::Origin;
-use session_core::{SessionStore, TokenCodec};
 use test_support::settings::{BCRYPT_COST, auth_settings};
 pub use test_support::{PASSWORD, SECRET, env, mongodb_uri, pairs, redis_url, unique_email};
 
@@ -95,11 +92,9 @@ impl World {
         settings.session.key_prefix = prefix.clone();
         settings.session.per_user = per_user;
         settings.jwt.secret = SecretString::from(SECRET.to_owned());
-        let store = SessionStore::new(&settings.redis, &settings.session)
-            .unwrap()
-            .emitting(&settings.events);
-        let codec = Arc::new(TokenCodec::new(&settings.jwt).unwrap());
-        let users = UserRepository::connect(&settings.mongodb).await.unwrap();
+        // The auth-service's own composition root builds the store, codec and users.
+        let parts = auth_service::startup::prepare(&settings).await.unwrap();
+        let (store, codec, users) = (parts.store, parts.codec, parts.users);
         let passwords = Passwords::new(BCRYPT_COST, 8).await.unwrap();
         let throttle = Throttle::new(
             store.redis().clone(),
