@@ -49,6 +49,32 @@ impl Server {
         Self { port, process }
     }
 
+    /// A server on a fresh free port that answers a PING: another port when the
+    /// first one was taken between choosing it and the server binding it.
+    async fn fresh(dir: &Path) -> Self {
+        for _ in 0..3 {
+            let mut server = Self::start(dir, free_port(), &[]).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let url = server.url();
+            let answers = async {
+                let mut conn = redis::Client::open(url)
+                    .ok()?
+                    .get_multiplexed_async_connection()
+                    .await
+                    .ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            };
+            let answered = answers.await.is_some();
+            if answered && server.process.exited().is_none() {
+                return server;
+            }
+        }
+        panic!("no redis-server of this test's own answered on three free ports");
+    }
+
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
@@ -96,7 +122,7 @@ fn store(url: &str, prefix: &str, per_user: PerUser, idle: u64) -> SessionStore 
 #[tokio::test]
 async fn reads_ready_together_go_as_one_mget_and_a_wrong_type_key_fails_alone() {
     let dir = TempDir::new("coalesce-mget");
-    let server = Server::start(dir.path(), free_port(), &[]).await;
+    let server = Server::fresh(dir.path()).await;
     let prefix = unique_prefix("coalesce-mget");
     // An idle timeout: `held` then reads `GET` and `PTTL` as a pair, which follow the
     // MGET in the same pipeline.
@@ -166,7 +192,7 @@ async fn reads_ready_together_go_as_one_mget_and_a_wrong_type_key_fails_alone() 
 #[tokio::test]
 async fn in_multiple_mode_a_wrong_type_key_fails_its_own_read_only() {
     let dir = TempDir::new("coalesce-multiple");
-    let server = Server::start(dir.path(), free_port(), &[]).await;
+    let server = Server::fresh(dir.path()).await;
     let prefix = unique_prefix("coalesce-multiple");
     let store = store(&server.url(), &prefix, PerUser::Multiple, 0);
     let mut conn = server.conn().await;
@@ -212,7 +238,7 @@ async fn in_multiple_mode_a_wrong_type_key_fails_its_own_read_only() {
 #[tokio::test]
 async fn redis_killed_mid_batch_answers_unavailable_to_each_read_within_the_timeout() {
     let dir = TempDir::new("coalesce-killed");
-    let mut server = Server::start(dir.path(), free_port(), &[]).await;
+    let mut server = Server::fresh(dir.path()).await;
     let prefix = unique_prefix("coalesce-killed");
     let store = store(&server.url(), &prefix, PerUser::Single, 0);
     store.ping().await.expect("ping");
@@ -408,7 +434,7 @@ async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
 #[tokio::test]
 async fn with_coalescing_off_each_read_is_its_own_get() {
     let dir = TempDir::new("coalesce-off");
-    let server = Server::start(dir.path(), free_port(), &[]).await;
+    let server = Server::fresh(dir.path()).await;
     let prefix = unique_prefix("coalesce-off");
     let mut redis = redis_settings(&server.url(), 500);
     redis.coalesce_reads = false;
