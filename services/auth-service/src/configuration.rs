@@ -268,13 +268,6 @@ pub struct VerifyCacheSettings {
     pub cache_heartbeat_ms: u64,
     /// Longest an entry is served without asking Redis again.
     pub cache_max_age_ms: u64,
-    /// `validation.mode` and `validation.timeout_ms` are the resource-service's: taken
-    /// and ignored here, so that one environment (a shared ConfigMap, one `.env`)
-    /// serves both services, as with every other key of the product.
-    #[serde(default, rename = "mode", skip_serializing)]
-    _mode: Option<serde::de::IgnoredAny>,
-    #[serde(default, rename = "timeout_ms", skip_serializing)]
-    _timeout_ms: Option<serde::de::IgnoredAny>,
 }
 
 impl From<&VerifyCacheSettings> for CacheSettings {

@@ -63,24 +63,6 @@ async fn a_key_only_the_other_service_reads_is_accepted() {
         log.is_none(),
         "refused a key the auth-service reads: {log:?}"
     );
-    // And the other way round: one environment serves both services, so the
-    // auth-service takes the resource-service's own keys of a section both read.
-    let log = refused_at_start(
-        "auth-service",
-        &[
-            ("APP__VALIDATION__MODE", "remote"),
-            ("APP__VALIDATION__TIMEOUT_MS", "1500"),
-            (
-                "APP__JWT__JWKS_URL",
-                "http://127.0.0.1:1/.well-known/jwks.json",
-            ),
-        ],
-    )
-    .await;
-    assert!(
-        log.is_none(),
-        "refused a key the resource-service reads: {log:?}"
-    );
 }
 
 #[tokio::test]
