@@ -3,6 +3,7 @@
 //! request with it.
 
 use std::sync::Arc;
+#[cfg(feature = "http-client")]
 use std::time::Duration;
 
 use crate::cache::{CacheSettings, ConfiguredCache, ValidationCache};

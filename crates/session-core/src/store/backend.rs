@@ -31,12 +31,19 @@ use redis::{
 };
 use secrecy::ExposeSecret;
 
+use crate::error::StoreError;
 use crate::settings::{RedisMode, RedisSettings, SettingsError};
 
 /// Failed or timed-out calls in a row after which a cluster connection is rebuilt.
 const CLUSTER_REBUILD_AFTER: u32 = 2;
 /// How often the sentinel watcher asks who the master is.
 const SENTINEL_POLL: Duration = Duration::from_millis(500);
+
+/// Whether a command failed because its connection is gone (not because of what it
+/// asked), so a read may be tried once more on a fresh connection.
+pub(crate) fn lost_connection(err: &redis::RedisError) -> bool {
+    err.is_connection_dropped() || err.is_connection_refusal() || err.is_io_error()
+}
 
 /// A connection of whichever topology; runs commands, pipelines and scripts.
 pub enum Connection {
@@ -420,6 +427,16 @@ impl Backend {
             Self::Cluster(state) => state.connection().await.map(Connection::Cluster),
             Self::Sentinel(state) => state.connection().await.map(Connection::Master),
         }
+    }
+
+    /// The reader connection for the call `what`; `Unavailable` (logged, and counted
+    /// as a failure) when there is none.
+    pub(crate) async fn reader_for(&self, what: &'static str) -> Result<Connection, StoreError> {
+        self.reader().await.map_err(|err| {
+            tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
+            self.failed(None);
+            StoreError::Unavailable
+        })
     }
 
     /// A call on a connection from this backend failed (`timed_out`: no answer in

@@ -18,7 +18,7 @@
 //! Failures stay each read's own: a command Redis refuses (`WRONGTYPE`) fails its read
 //! only; a batch whose connection died is sent once more on a fresh connection (a read
 //! is safe to repeat), and if that fails too every read of it is `Unavailable`. Each
-//! read stays bounded by `redis.timeout_ms` on its own (`Redis::timed`), and keeps its
+//! read stays bounded by `redis.timeout_ms` on its own (the store's timed call), and keeps its
 //! `redis_command_duration_seconds`; `redis_read_batch_size` shows how many shared one.
 
 use std::cell::RefCell;
@@ -30,7 +30,7 @@ use redis::cluster_routing::Slot;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
 use tokio::sync::oneshot;
 
-use super::redis::{Redis, lost_connection};
+use super::backend::{Backend, lost_connection};
 use crate::error::StoreError;
 
 /// One read as it waits for its batch.
@@ -93,7 +93,13 @@ impl Coalescer {
 
     /// Queues `read` for the next batch and answers where its reply will come; `None`
     /// outside a tokio runtime (the caller then reads on its own).
-    pub(super) fn submit(&self, redis: &Redis, read: Read) -> Option<oneshot::Receiver<Reply>> {
+    /// The batch is sent on `backend`'s reader connection and bounded by `timeout`.
+    pub(super) fn submit(
+        &self,
+        backend: &Arc<Backend>,
+        timeout: Duration,
+        read: Read,
+    ) -> Option<oneshot::Receiver<Reply>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let queue = self.queue(runtime.id());
         let (reply, answer) = oneshot::channel();
@@ -105,7 +111,11 @@ impl Coalescer {
         if first {
             let multi_thread =
                 runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread;
-            runtime.spawn(send(redis.clone(), queue, multi_thread));
+            let to = Target {
+                backend: Arc::clone(backend),
+                timeout,
+            };
+            runtime.spawn(send(to, queue, multi_thread));
         }
         Some(answer)
     }
@@ -133,8 +143,14 @@ impl Coalescer {
     }
 }
 
+/// Where a batch goes: the store's backend, within its `redis.timeout_ms`.
+struct Target {
+    backend: Arc<Backend>,
+    timeout: Duration,
+}
+
 /// The sender task: takes the whole queue and sends it.
-async fn send(redis: Redis, queue: Queue, multi_thread: bool) {
+async fn send(to: Target, queue: Queue, multi_thread: bool) {
     if multi_thread {
         // A task spawned on a multi-threaded runtime runs next (tokio's LIFO slot),
         // before the reads woken with this one have queued; yielding puts it after them.
@@ -148,8 +164,8 @@ async fn send(redis: Redis, queue: Queue, multi_thread: bool) {
         return;
     }
     crate::measure::observe("redis_read_batch_size", "", "", batch.len() as f64);
-    if !redis.is_cluster() {
-        return send_one(&redis, batch).await;
+    if !to.backend.is_cluster() {
+        return send_one(&to, batch).await;
     }
     let mut groups: Vec<(Option<Slot>, Vec<Pending>)> = Vec::new();
     for pending in batch {
@@ -159,12 +175,11 @@ async fn send(redis: Redis, queue: Queue, multi_thread: bool) {
             None => groups.push((slot, vec![pending])),
         }
     }
-    futures_util::future::join_all(groups.into_iter().map(|(_, group)| send_one(&redis, group)))
-        .await;
+    futures_util::future::join_all(groups.into_iter().map(|(_, group)| send_one(&to, group))).await;
 }
 
 /// Sends one pipeline (one slot's, on a Cluster) and answers each of its reads.
-async fn send_one(redis: &Redis, batch: Vec<Pending>) {
+async fn send_one(to: &Target, batch: Vec<Pending>) {
     let mut pipe = redis::pipe();
     let keys: Vec<&str> = batch
         .iter()
@@ -184,7 +199,7 @@ async fn send_one(redis: &Redis, batch: Vec<Pending>) {
         }
     }
     let gets = keys.len();
-    let outcome = tokio::time::timeout(redis.timeout(), run(redis, &pipe)).await;
+    let outcome = tokio::time::timeout(to.timeout, run(&to.backend, &pipe)).await;
     match outcome {
         Ok(Ok(Ok(values))) => answer(batch, gets, values),
         Ok(Ok(Err(err))) => {
@@ -201,14 +216,17 @@ async fn send_one(redis: &Redis, batch: Vec<Pending>) {
 
 /// Runs the pipeline on the reader connection, once more on a fresh connection when
 /// the first died under it (Redis restarted since the last call).
-async fn run(redis: &Redis, pipe: &redis::Pipeline) -> Result<RedisResult<Vec<Value>>, StoreError> {
-    let mut conn = redis.reader_connection("read_batch").await?;
+async fn run(
+    backend: &Backend,
+    pipe: &redis::Pipeline,
+) -> Result<RedisResult<Vec<Value>>, StoreError> {
+    let mut conn = backend.reader_for("read_batch").await?;
     let result = conn.req_packed_commands(pipe, 0, pipe.len()).await;
     if !result.as_ref().is_err_and(lost_connection) {
         return Ok(result);
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let mut conn = redis.reader_connection("read_batch").await?;
+    let mut conn = backend.reader_for("read_batch").await?;
     Ok(conn.req_packed_commands(pipe, 0, pipe.len()).await)
 }
 

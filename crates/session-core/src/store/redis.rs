@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::{Backend, Connection};
+use super::backend::{Backend, Connection, lost_connection};
 use super::coalesce::{Coalescer, Read};
 use crate::error::StoreError;
 use crate::settings::{RedisSettings, SettingsError};
@@ -27,12 +27,6 @@ impl Query<'_> {
             Self::Pipe(pipe) => pipe.query_async(conn).await,
         }
     }
-}
-
-/// Whether a command failed because its connection is gone (not because of what it
-/// asked), so a read may be tried once more on a fresh connection.
-pub(super) fn lost_connection(err: &redis::RedisError) -> bool {
-    err.is_connection_dropped() || err.is_connection_refusal() || err.is_io_error()
 }
 
 /// Redis as the store reaches it, for every topology. Cheap to clone.
@@ -278,7 +272,7 @@ impl Redis {
         let call = async {
             let answer = self
                 .coalescer
-                .and_then(|coalescer| coalescer.submit(self, read))
+                .and_then(|coalescer| coalescer.submit(&self.backend, self.timeout, read))
                 .ok_or(StoreError::Unavailable)?;
             // A sender dropped without answering: its runtime is shutting down.
             let reply = answer.await.map_err(|_| StoreError::Unavailable)??;
@@ -323,15 +317,8 @@ impl Redis {
     }
 
     /// The reader connection; `Unavailable` (logged, counted) when there is none.
-    pub(super) async fn reader_connection(
-        &self,
-        what: &'static str,
-    ) -> Result<Connection, StoreError> {
-        self.backend.reader().await.map_err(|err| {
-            tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
-            self.backend.failed(None);
-            StoreError::Unavailable
-        })
+    async fn reader_connection(&self, what: &'static str) -> Result<Connection, StoreError> {
+        self.backend.reader_for(what).await
     }
 
     /// Runs `call` within `redis.timeout_ms`, recording its duration as
