@@ -124,6 +124,11 @@ impl HashPool {
         session_core::measure::set("password_hash_queue_depth", self.depth() as f64);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            // The request that asked has gone (its client left, or it timed out): the
+            // hash would answer no one.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(work());
         });
         match self.shared.queue.lock() {
@@ -294,6 +299,69 @@ mod tests {
             .await
             .expect("hash");
         assert!(!p.verify(long, Some(long_hash)).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn a_queued_job_whose_request_has_gone_is_not_run() {
+        let pool = HashPool::new(8).expect("pool");
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Hold every worker, so the next job waits in the queue.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let mut running = Vec::new();
+        for _ in 0..threads {
+            let (gate, pool) = (gate.clone(), pool.clone());
+            running.push(tokio::spawn(async move {
+                pool.run(Priority::Interactive, move || {
+                    let (lock, open) = &*gate;
+                    let mut go = lock.lock().expect("gate");
+                    while !*go {
+                        go = open.wait(go).expect("gate");
+                    }
+                })
+                .await
+            }));
+        }
+        while pool.depth() < threads {
+            tokio::task::yield_now().await;
+        }
+        let ran = Arc::new(AtomicUsize::new(0));
+        let abandoned = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            tokio::spawn(async move {
+                pool.run(Priority::Interactive, move || {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                })
+                .await
+            })
+        };
+        while pool.depth() < threads + 1 {
+            tokio::task::yield_now().await;
+        }
+        // The request goes away (its client left) while its job waits.
+        abandoned.abort();
+        assert!(abandoned.await.expect_err("aborted").is_cancelled());
+        {
+            let (lock, open) = &*gate;
+            *lock.lock().expect("gate") = true;
+            open.notify_all();
+        }
+        for task in running {
+            task.await.expect("task").expect("job ran");
+        }
+        // A job queued after it runs, so the abandoned one has been taken by then.
+        let after = pool.run(Priority::Interactive, || 7).await.expect("run");
+        assert_eq!(after, 7);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "the abandoned job was hashed"
+        );
+        // Its place in the queue is given back.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while pool.depth() > 0 && std::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.depth(), 0);
     }
 
     #[tokio::test]
