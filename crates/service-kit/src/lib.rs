@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`service`]: the one `main` of every service ([`service::Service`], [`service::run`]).
-//! - [`server`]: the shared server builder (workers, limits, shutdown, `/metrics`).
+//! - [`server`]: the shared server builder (workers, limits, shutdown, `/metrics`) and
+//!   the [`BoundServer`] it gives a service to run.
 //! - [`bare`]: the contract's body on the answers actix-web's parser sends by itself.
 //! - [`request_id`]: request ids, the request's trace, deadline and metrics, the access log.
 //! - [`deadline`]: slow clients; [`body`]: body limits and JSON bodies.

@@ -10,18 +10,30 @@ use crate::fallback::not_found;
 use crate::request_id::request_context;
 use session_core::settings::ServerSettings;
 
-/// A running service: its port and the server future.
+/// A built service, bound to its port, not yet running: what a service's
+/// `Application::build` returns.
 pub struct BoundServer {
-    /// The port it listens on (useful when the settings said 0).
-    pub port: u16,
-    /// The server; await it to serve until SIGTERM or Ctrl-C.
-    pub server: actix_web::dev::Server,
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl BoundServer {
+    /// The port the service listens on (useful when the settings said 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
 }
 
 /// Binds `settings.host:port` and builds the server every service runs: request ids
 /// and logging, the JSON and payload limits, the contract's 404 and 405, graceful
-/// shutdown. `configure` mounts the service's routes and app data.
-pub fn serve<F>(settings: &ServerSettings, configure: F) -> std::io::Result<BoundServer>
+/// shutdown. `configure` mounts the service's routes and app data; `name` (the
+/// service's, `auth-service`) is logged with the port once bound.
+pub fn serve<F>(name: &str, settings: &ServerSettings, configure: F) -> std::io::Result<BoundServer>
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
@@ -85,5 +97,6 @@ where
             .and_then(http)
         })?
         .run();
+    tracing::info!(port, "{name} listening");
     Ok(BoundServer { port, server })
 }

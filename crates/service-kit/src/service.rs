@@ -1,20 +1,22 @@
 //! One `main` for every service of ours: telemetry, configuration, build, run.
 //!
 //! A service says what it is through [`Service`] (its name, its settings and how they
-//! load, how its application is built and run); [`run`] does the rest the same way for
-//! each: it loads the settings, starts telemetry (also when the settings were refused,
-//! so the refusal is logged), answers the `healthcheck` subcommand, builds, serves until
-//! stopped, and turns every failure into a [`ServiceError`] and exit status 1.
+//! load, how it is built into a [`BoundServer`]); [`run`] does the rest the same way
+//! for each: it loads the settings, starts telemetry (also when the settings were
+//! refused, so the refusal is logged), answers the `healthcheck` subcommand, builds,
+//! serves until stopped, and turns every failure into a [`ServiceError`] and exit
+//! status 1.
 
 use std::future::Future;
 use std::process::ExitCode;
 
 pub use session_core::settings::SettingsError;
 
+use crate::server::BoundServer;
 use crate::telemetry::TelemetrySettings;
 
 /// What a service provides to [`run`]; implemented by the service's `Application`.
-pub trait Service: Sized {
+pub trait Service {
     /// The service's name in logs and traces (`auth-service`).
     const NAME: &'static str;
     /// Its typed settings.
@@ -27,14 +29,13 @@ pub trait Service: Sized {
     /// The port the settings bind, for the `healthcheck` subcommand.
     fn port(settings: &Self::Settings) -> u16;
     /// Builds every part from the settings and binds the listener.
-    fn build(settings: Self::Settings) -> impl Future<Output = Result<Self, BuildError>>;
-    /// Serves until SIGTERM or Ctrl-C.
-    fn run_until_stopped(self) -> impl Future<Output = std::io::Result<()>>;
+    fn build(settings: Self::Settings) -> impl Future<Output = Result<BoundServer, BuildError>>;
 }
 
 /// Implements [`Service`] for a service's `Application`, the same way for each: its
 /// settings type has `load()`, a `telemetry` section and `server.port`; its inherent
-/// `build` and `run_until_stopped` are the service's own.
+/// `build`, which returns the [`BoundServer`] that [`serve`](crate::server::serve)
+/// bound, is the service's own.
 ///
 /// ```ignore
 /// service_kit::service!(Application, Settings, "auth-service");
@@ -60,12 +61,9 @@ macro_rules! service {
 
             async fn build(
                 settings: $settings,
-            ) -> ::std::result::Result<Self, $crate::service::BuildError> {
+            ) -> ::std::result::Result<$crate::server::BoundServer, $crate::service::BuildError>
+            {
                 Ok(<$application>::build(settings).await?)
-            }
-
-            async fn run_until_stopped(self) -> ::std::io::Result<()> {
-                <$application>::run_until_stopped(self).await
             }
         }
     };

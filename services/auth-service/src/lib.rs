@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`configuration`]: the settings it reads.
-//! - [`startup`]: [`startup::Application`], which binds and runs the server.
+//! - [`startup`]: [`startup::Application`], which builds the service and binds its server.
 //! - [`routes`]: thin HTTP handlers.
 //! - [`accounts`]: the domain: sign-up, login, logout, introspection.
 //! - [`account_checks`]: the domain's refusals and the rules an email and a password meet.

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::forwarded::TrustedProxies;
 use service_kit::openapi::OpenApiDocument;
+use service_kit::service::Service;
 use service_kit::{BoundServer, serve};
 use session_core::cache::{ConfiguredCache, ValidationCache, spawn_beat};
 use session_core::settings::{JwtAlgorithm, JwtSettings};
@@ -209,18 +209,16 @@ impl AppData {
     }
 }
 
-/// A built auth-service, bound to its port, not yet running.
-pub struct Application {
-    port: u16,
-    server: Server,
-}
+/// The auth-service as service-kit runs it ([`Service`]): [`Application::build`] gives
+/// it bound to its port, not yet running.
+pub struct Application;
 
 impl Application {
     /// Builds every part from `settings` through [`prepare`], starts them and binds the
     /// listener (port 0 picks one).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<BoundServer> {
         if settings.metrics.enabled {
-            service_kit::metrics::install("auth-service");
+            service_kit::metrics::install(Self::NAME);
         }
         if settings.session.accept_user_id_header {
             tracing::warn!(
@@ -228,19 +226,9 @@ impl Application {
             );
         }
         let data = prepare(&settings).await?.start(&settings).await?;
-        let BoundServer { port, server } = serve(&settings.server, move |cfg| data.configure(cfg))?;
-        tracing::info!(port, "auth-service listening");
-        Ok(Self { port, server })
-    }
-
-    /// The port the service listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        Ok(serve(Self::NAME, &settings.server, move |cfg| {
+            data.configure(cfg)
+        })?)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`configuration`]: the settings it reads, including `validation.mode`.
-//! - [`startup`]: [`startup::Application`], which binds and runs the server.
+//! - [`startup`]: [`startup::Application`], which builds the service and binds its server.
 //! - [`routes`]: `/me` and the health checks.
 
 pub mod configuration;

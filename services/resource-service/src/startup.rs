@@ -2,9 +2,9 @@
 //! root: the binary ([`Application::build`]), `sessionctl config check` and the tests
 //! build the service's parts through it.
 
-use actix_web::dev::Server;
 use actix_web::web;
 use service_kit::openapi::OpenApiDocument;
+use service_kit::service::Service;
 use service_kit::{BoundServer, serve};
 use session_core::{BuildOptions, CookiePolicy, PreparedValidator, SessionValidator};
 
@@ -32,44 +32,30 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     })
 }
 
-/// A built resource-service, bound to its port, not yet running.
-pub struct Application {
-    port: u16,
-    server: Server,
-}
+/// The resource-service as service-kit runs it ([`Service`]): [`Application::build`]
+/// gives it bound to its port, not yet running.
+pub struct Application;
 
 impl Application {
     /// Builds the parts through [`prepare`], starts the validator and binds the
     /// listener (port 0 picks one).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<BoundServer> {
         if settings.metrics.enabled {
-            service_kit::metrics::install("resource-service");
+            service_kit::metrics::install(Self::NAME);
         }
         let Prepared { validator, cookies } = prepare(&settings)?;
         let validator = web::Data::new(validator.start().await);
         // Built once (it does not depend on the settings): /openapi.json serves these
         // bytes and touches no store.
         let openapi = web::Data::new(OpenApiDocument::new(&routes::openapi::document())?);
-        let BoundServer { port, server } = serve(&settings.server, move |cfg| {
+        Ok(serve(Self::NAME, &settings.server, move |cfg| {
             if let Some(policy) = &cookies {
                 cfg.app_data(policy.clone());
             }
             cfg.app_data(validator.clone())
                 .app_data(openapi.clone())
                 .configure(routes::config);
-        })?;
-        tracing::info!(port, "resource-service listening");
-        Ok(Self { port, server })
-    }
-
-    /// The port the service listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        })?)
     }
 }
 
