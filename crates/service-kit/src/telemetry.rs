@@ -66,6 +66,9 @@ pub fn init(default_filter: &str) {
 /// `settings` names an OTLP endpoint, span export to it as `service`. Must run inside
 /// the Tokio runtime (the exporter is a task on it). Calling it twice keeps the first
 /// subscriber.
+// Without `otlp`, `Telemetry` has the log guard only, and `..Telemetry::default()`
+// fills nothing.
+#[cfg_attr(not(feature = "otlp"), allow(clippy::needless_update))]
 pub fn init_service(
     default_filter: &str,
     service: &'static str,
