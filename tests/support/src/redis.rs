@@ -100,7 +100,12 @@ impl OwnRedis {
             self.process.kill();
             let log = std::fs::read_to_string(self.log()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(5).collect();
-            return Err(format!("{why}; its log ends:\n{}", tail.join("\n")));
+            if !tail.is_empty() {
+                return Err(format!(
+                    "{why}; its log, newest first:\n{}",
+                    tail.join("\n")
+                ));
+            }
         }
         answered
     }
@@ -303,5 +308,45 @@ fn node_port() -> u16 {
         if port <= 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
             return port;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    use super::*;
+
+    /// The port the next start is offered first (0: a free one).
+    static OFFERED: AtomicU16 = AtomicU16::new(0);
+
+    fn offered_first() -> u16 {
+        match OFFERED.swap(0, Ordering::SeqCst) {
+            0 => free_port(),
+            port => port,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_port_taken_before_the_server_binds_it_is_left_for_another() {
+        let other = OwnRedis::start(&[]).await;
+        OFFERED.store(other.port(), Ordering::SeqCst);
+        let mine = OwnRedis::start_on(offered_first, None, &[]).await;
+        assert_ne!(mine.port(), other.port(), "another redis-server's port");
+        assert_eq!(mine.cmd::<String>(&["PING"]).await, "PONG");
+
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        OFFERED.store(silent.local_addr().unwrap().port(), Ordering::SeqCst);
+        let mut mine = OwnRedis::start_on(offered_first, None, &[]).await;
+        assert_ne!(
+            mine.port(),
+            silent.local_addr().unwrap().port(),
+            "a listener's port"
+        );
+        let port = mine.port();
+        mine.kill();
+        mine.start_again().await;
+        assert_eq!(mine.port(), port, "the same port after a kill");
+        assert_eq!(mine.cmd::<String>(&["PING"]).await, "PONG");
     }
 }
