@@ -13,6 +13,9 @@
 //!   the workspace's built binaries.
 //! - [`service`]: a service binary as a process on a free port, started and waited for.
 //! - [`net`]: free ports and waiting for a listener.
+//! - [`redis`]: a redis-server of the test's own on a fresh port (another one when the
+//!   port was taken before it bound it), to count, stop, kill and restart; and a Redis
+//!   Cluster of them.
 //! - [`openapi`]: the served document equals the committed copy and names every route.
 
 #![deny(missing_docs)]
@@ -25,6 +28,7 @@ pub mod ids;
 pub mod net;
 pub mod openapi;
 pub mod process;
+pub mod redis;
 pub mod service;
 pub mod settings;
 

@@ -5,151 +5,63 @@
 //! time, on a Cluster a batch across slots answers every read, and with the setting
 //! off each read is its own command, as before.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use secrecy::SecretString;
 use session_core::settings::{PerUser, RedisMode};
 use session_core::{SessionStore, StoreError};
+use test_support::redis::{Cluster, OwnRedis};
 use test_support::settings::{redis_settings, session_settings};
-use test_support::{ChildGuard, TempDir, env, free_port, wait_port};
 
 use crate::support::{unique_prefix, user_id};
 
-/// A redis-server of the test's own on a free port, killed when dropped.
-struct Server {
-    port: u16,
-    process: ChildGuard,
-}
-
-impl Server {
-    async fn start(dir: &Path, port: u16, extra: &[&str]) -> Self {
-        let port_arg = port.to_string();
-        let mut args = vec![
-            "--port",
-            &port_arg,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ];
-        args.extend_from_slice(extra);
-        let process = ChildGuard::spawn(
-            Command::new(env("TEST_REDIS_SERVER_BIN"))
-                .current_dir(dir)
-                .args(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        wait_port(port, Duration::from_secs(10)).await;
-        Self { port, process }
-    }
-
-    /// A server on a fresh free port that answers a PING: another port when the
-    /// first one was taken between choosing it and the server binding it.
-    async fn fresh(dir: &Path) -> Self {
-        for _ in 0..3 {
-            let mut server = Self::start(dir, free_port(), &[]).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let url = server.url();
-            let answers = async {
-                let mut conn = redis::Client::open(url)
-                    .ok()?
-                    .get_multiplexed_async_connection()
-                    .await
-                    .ok()?;
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .ok()
-            };
-            let answered = answers.await.is_some();
-            if answered && server.process.exited().is_none() {
-                return server;
-            }
-        }
-        panic!("no redis-server of this test's own answered on three free ports");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn conn(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-
-    /// `calls` of `command` since the last `CONFIG RESETSTAT` (0 when never called).
-    async fn calls(&self, command: &str) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut self.conn().await)
-            .await
-            .unwrap();
-        let prefix = format!("cmdstat_{command}:calls=");
-        info.lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
-    }
-
-    async fn reset_stats(&self) {
-        let _: () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query_async(&mut self.conn().await)
-            .await
-            .unwrap();
-    }
-}
-
-/// A store on `url` under `prefix`, `per_user` layout, idle timeout `idle` seconds.
-fn store(url: &str, prefix: &str, per_user: PerUser, idle: u64) -> SessionStore {
-    let redis = redis_settings(url, 500);
+/// A redis-server of the test's own and a store on it under a prefix of its own
+/// (`name`'s), `per_user` layout, idle timeout `idle` seconds.
+async fn own_store(name: &str, per_user: PerUser, idle: u64) -> (OwnRedis, SessionStore) {
+    let server = OwnRedis::start(&[]).await;
+    let redis = redis_settings(&server.url(), 500);
     assert!(redis.coalesce_reads, "coalescing is on by default");
-    let mut session = session_settings(prefix, 3600);
+    let mut session = session_settings(&unique_prefix(name), 3600);
     session.per_user = per_user;
     session.idle_timeout_seconds = idle;
-    SessionStore::new(&redis, &session).expect("store")
+    let store = SessionStore::new(&redis, &session).expect("store");
+    (server, store)
+}
+
+/// Writes `seed` (the test's keys), then connects `store` and resets the command
+/// counts: what the counts show afterwards is the test's reads alone.
+async fn seed_and_count_from_here(server: &OwnRedis, store: &SessionStore, seed: &redis::Pipeline) {
+    let () = seed
+        .query_async(&mut server.connection().await)
+        .await
+        .unwrap();
+    store.ping().await.expect("ping");
+    server.reset_stats().await;
 }
 
 #[tokio::test]
 async fn reads_ready_together_go_as_one_mget_and_a_wrong_type_key_fails_alone() {
-    let dir = TempDir::new("coalesce-mget");
-    let server = Server::fresh(dir.path()).await;
-    let prefix = unique_prefix("coalesce-mget");
     // An idle timeout: `held` then reads `GET` and `PTTL` as a pair, which follow the
     // MGET in the same pipeline.
-    let store = store(&server.url(), &prefix, PerUser::Single, 600);
-    let mut conn = server.conn().await;
+    let (server, store) = own_store("coalesce-mget", PerUser::Single, 600).await;
     let users: Vec<String> = (0..5).map(|_| user_id()).collect();
+    let (bad, missing) = (user_id(), user_id());
+    let mut seed = redis::pipe();
     for user in &users {
-        let _: () = redis::cmd("SET")
+        seed.cmd("SET")
             .arg(store.key(user))
             .arg(format!("token-of-{user}"))
             .arg("EX")
             .arg(600)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+            .ignore();
     }
-    let (bad, missing) = (user_id(), user_id());
-    let _: () = redis::cmd("HSET")
+    seed.cmd("HSET")
         .arg(store.key(&bad))
         .arg("d")
         .arg("not a token")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    // Connect first, so the counts below are the batch's alone.
-    store.ping().await.expect("ping");
-    server.reset_stats().await;
+        .ignore();
+    seed_and_count_from_here(&server, &store, &seed).await;
 
     let gets = join_all(users.iter().chain([&missing, &bad]).map(|u| store.get(u)));
     let held = join_all([&users[0], &bad].map(|u| store.held(u, "")));
@@ -191,32 +103,24 @@ async fn reads_ready_together_go_as_one_mget_and_a_wrong_type_key_fails_alone() 
 
 #[tokio::test]
 async fn in_multiple_mode_a_wrong_type_key_fails_its_own_read_only() {
-    let dir = TempDir::new("coalesce-multiple");
-    let server = Server::fresh(dir.path()).await;
-    let prefix = unique_prefix("coalesce-multiple");
-    let store = store(&server.url(), &prefix, PerUser::Multiple, 0);
-    let mut conn = server.conn().await;
+    let (server, store) = own_store("coalesce-multiple", PerUser::Multiple, 0).await;
     let user = user_id();
     let sessions: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+    let mut seed = redis::pipe();
     for (i, sid) in sessions.iter().enumerate() {
-        let _: () = redis::cmd("HSET")
+        seed.cmd("HSET")
             .arg(store.session_key(&user, sid))
             .arg("d")
             .arg(format!("digest-{i}"))
             .arg("e")
             .arg(4_000_000_000_i64 + i as i64)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+            .ignore();
     }
-    let _: () = redis::cmd("SET")
+    seed.cmd("SET")
         .arg(store.session_key(&user, "bad"))
         .arg("a string where a hash belongs")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    store.ping().await.expect("ping");
-    server.reset_stats().await;
+        .ignore();
+    seed_and_count_from_here(&server, &store, &seed).await;
 
     let ids: Vec<&str> = sessions
         .iter()
@@ -237,10 +141,7 @@ async fn in_multiple_mode_a_wrong_type_key_fails_its_own_read_only() {
 
 #[tokio::test]
 async fn redis_killed_mid_batch_answers_unavailable_to_each_read_within_the_timeout() {
-    let dir = TempDir::new("coalesce-killed");
-    let mut server = Server::fresh(dir.path()).await;
-    let prefix = unique_prefix("coalesce-killed");
-    let store = store(&server.url(), &prefix, PerUser::Single, 0);
+    let (mut server, store) = own_store("coalesce-killed", PerUser::Single, 0).await;
     store.ping().await.expect("ping");
     // Redis holds every client's commands, so the batch is on the wire, unanswered,
     // when the server dies.
@@ -248,7 +149,7 @@ async fn redis_killed_mid_batch_answers_unavailable_to_each_read_within_the_time
         .arg("PAUSE")
         .arg(10_000)
         .arg("ALL")
-        .query_async(&mut server.conn().await)
+        .query_async(&mut server.connection().await)
         .await
         .unwrap();
     let users: Vec<String> = (0..8).map(|_| user_id()).collect();
@@ -258,7 +159,7 @@ async fn redis_killed_mid_batch_answers_unavailable_to_each_read_within_the_time
         tokio::spawn(async move { join_all(users.iter().map(|u| store.get(u))).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    server.process.kill();
+    server.kill();
     let answers = tokio::time::timeout(Duration::from_secs(5), batch)
         .await
         .expect("no read hangs")
@@ -277,19 +178,15 @@ async fn redis_killed_mid_batch_answers_unavailable_to_each_read_within_the_time
 
 #[tokio::test]
 async fn a_batch_whose_connection_died_is_sent_again_on_a_fresh_one() {
-    let dir = TempDir::new("coalesce-restart");
-    let port = free_port();
-    let mut server = Server::start(dir.path(), port, &[]).await;
-    let prefix = unique_prefix("coalesce-restart");
-    let store = store(&server.url(), &prefix, PerUser::Single, 0);
+    let (mut server, store) = own_store("coalesce-restart", PerUser::Single, 0).await;
     store.ping().await.expect("ping");
-    server.process.kill();
-    let server = Server::start(dir.path(), port, &[]).await;
+    server.kill();
+    server.start_again().await;
     let user = user_id();
     let _: () = redis::cmd("SET")
         .arg(store.key(&user))
         .arg("token")
-        .query_async(&mut server.conn().await)
+        .query_async(&mut server.connection().await)
         .await
         .unwrap();
     let answers = join_all((0..4).map(|_| store.get(&user))).await;
@@ -298,72 +195,10 @@ async fn a_batch_whose_connection_died_is_sent_again_on_a_fresh_one() {
     }
 }
 
-/// A free port a cluster node may use (its bus port is +10000, at most 65535).
-fn node_port() -> u16 {
-    loop {
-        let port = free_port();
-        if port <= 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Three masters, no replicas, joined with `redis-cli --cluster create`.
-async fn start_cluster(dir: &Path) -> Vec<Server> {
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let port = node_port();
-        let config = format!("nodes-{port}.conf");
-        let extra = [
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            &config,
-            "--cluster-node-timeout",
-            "1000",
-        ];
-        nodes.push(Server::start(dir, port, &extra).await);
-    }
-    let mut create = Command::new("redis-cli");
-    create.args(["--cluster", "create"]);
-    for node in &nodes {
-        create.arg(format!("127.0.0.1:{}", node.port));
-    }
-    let out = create
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .expect("redis-cli runs");
-    assert!(
-        out.status.success(),
-        "cluster create: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let started = Instant::now();
-    for node in &nodes {
-        loop {
-            let info: String = redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query_async(&mut node.conn().await)
-                .await
-                .unwrap();
-            if info.contains("cluster_state:ok") {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "cluster_state:ok on every node"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    nodes
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
-    let dir = TempDir::new("coalesce-cluster");
-    let nodes = start_cluster(dir.path()).await;
-    let seeds: Vec<String> = nodes.iter().map(Server::url).collect();
+    let servers = Cluster::start(3, 0, Duration::from_secs(1)).await;
+    let seeds = servers.seeds();
     let prefix = unique_prefix("coalesce-cluster");
     let mut redis = redis_settings("redis://127.0.0.1:1", 2000);
     redis.mode = RedisMode::Cluster;
@@ -408,7 +243,7 @@ async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
             "the cluster answers"
         );
     }
-    for node in &nodes {
+    for node in servers.nodes() {
         node.reset_stats().await;
     }
 
@@ -420,7 +255,7 @@ async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
     }
     let mut mgets = 0;
     let mut gets = 0;
-    for node in &nodes {
+    for node in servers.nodes() {
         mgets += node.calls("mget").await;
         gets += node.calls("get").await;
     }
@@ -433,21 +268,15 @@ async fn on_a_cluster_a_batch_across_slots_answers_every_read() {
 
 #[tokio::test]
 async fn with_coalescing_off_each_read_is_its_own_get() {
-    let dir = TempDir::new("coalesce-off");
-    let server = Server::fresh(dir.path()).await;
+    let server = OwnRedis::start(&[]).await;
     let prefix = unique_prefix("coalesce-off");
     let mut redis = redis_settings(&server.url(), 500);
     redis.coalesce_reads = false;
     let store = SessionStore::new(&redis, &session_settings(&prefix, 3600)).expect("store");
     let user = user_id();
-    let _: () = redis::cmd("SET")
-        .arg(store.key(&user))
-        .arg("token")
-        .query_async(&mut server.conn().await)
-        .await
-        .unwrap();
-    store.ping().await.expect("ping");
-    server.reset_stats().await;
+    let mut seed = redis::pipe();
+    seed.cmd("SET").arg(store.key(&user)).arg("token").ignore();
+    seed_and_count_from_here(&server, &store, &seed).await;
 
     let answers = join_all((0..5).map(|_| store.get(&user))).await;
 

@@ -1,12 +1,14 @@
-//! The system tests' own fixtures: both services as one stack, and a Redis or
-//! MongoDB-wire server of a test's own (to stop, pause and restart). What every suite
-//! shares comes from test-support, re-exported here.
+//! The system tests' own fixtures: both services as one stack, and a MongoDB-wire
+//! server of a test's own (to stop and restart). What every suite shares comes from
+//! test-support, re-exported here (a Redis of a test's own among it).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+/// A redis-server of a test's own (to stop, pause and restart) and a Redis Cluster of them.
+pub use test_support::redis::{Cluster, OwnRedis};
 use test_support::settings;
 pub use test_support::{
     ChildGuard, INTERNAL_TOKEN, PASSWORD, SECRET, Service, TempDir, assert_error, binary, client,
@@ -218,79 +220,6 @@ impl Stack {
             .post(self.auth.url("/logout"))
             .header("Authorization", auth)
             .send()
-            .await
-            .unwrap()
-    }
-}
-
-/// A redis-server of the test's own, so it can be stopped, paused and restarted.
-pub struct OwnRedis {
-    pub port: u16,
-    process: ChildGuard,
-    args: Vec<String>,
-    dir: TempDir,
-}
-
-impl OwnRedis {
-    pub async fn start(args: &[&str]) -> Self {
-        let mut redis = Self {
-            port: free_port(),
-            process: ChildGuard::default(),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-            dir: TempDir::new("redis"),
-        };
-        redis.spawn().await;
-        redis
-    }
-
-    async fn spawn(&mut self) {
-        self.process = ChildGuard::spawn(
-            Command::new(env("TEST_REDIS_SERVER_BIN"))
-                .arg("--port")
-                .arg(self.port.to_string())
-                .args(["--bind", "127.0.0.1", "--save", ""])
-                .arg("--dir")
-                .arg(self.dir.path())
-                .args(&self.args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        wait_port(self.port, Duration::from_secs(10)).await;
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// The server's process id (to pause it with SIGSTOP).
-    pub fn pid(&self) -> u32 {
-        self.process.pid().unwrap()
-    }
-
-    /// Graceful stop (SIGTERM): Redis flushes its AOF, if on, before exiting.
-    pub fn stop(&mut self) {
-        self.process.stop();
-    }
-
-    pub async fn restart(&mut self) {
-        self.stop();
-        self.spawn().await;
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    pub fn kill(&mut self) {
-        self.process.kill();
-    }
-
-    /// Starts it again (same port, same directory) after `kill` or `stop`.
-    pub async fn start_again(&mut self) {
-        self.spawn().await;
-    }
-
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
             .await
             .unwrap()
     }

@@ -13,7 +13,7 @@ use crate::helpers::{Options, OwnRedis, assert_error, kv, stack};
 
 async fn master_and_replica() -> (OwnRedis, OwnRedis) {
     let master = OwnRedis::start(&[]).await;
-    let port = master.port.to_string();
+    let port = master.port().to_string();
     let replica = OwnRedis::start(&["--replicaof", "127.0.0.1", &port]).await;
     let mut conn = master.connection().await;
     for _ in 0..100 {

@@ -4,7 +4,6 @@
 //! failures: a master stopped (SIGSTOP) answers 503, never 401 or 500, until its
 //! replica takes over, then 200 again without a restart.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,73 +12,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::signal;
 use crate::helpers::{
-    ChildGuard, Options, PASSWORD, Stack, TempDir, assert_error, env, kv, stack, unique_email,
-    wait_port,
+    ChildGuard, Cluster, Options, OwnRedis, PASSWORD, Stack, TempDir, assert_error, env, free_port,
+    kv, stack, unique_email, wait_port,
 };
 use crate::remote_path::make_ca_and_server;
-
-/// A free port a cluster node may use (its bus port is +10000, at most 65535).
-fn node_port() -> u16 {
-    loop {
-        let port = crate::helpers::free_port();
-        if port <= 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// One redis-server of a topology.
-struct Node {
-    port: u16,
-    process: ChildGuard,
-}
-
-/// The nodes' URLs, comma-separated, as `redis.nodes` and `redis.sentinels` take them.
-fn urls(nodes: &[Node]) -> String {
-    nodes
-        .iter()
-        .map(|n| format!("redis://127.0.0.1:{}", n.port))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-impl Node {
-    async fn start(dir: &Path, port: u16, args: &[String]) -> Self {
-        let process = ChildGuard::spawn(
-            Command::new(env("TEST_REDIS_SERVER_BIN"))
-                .current_dir(dir)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        wait_port(port, Duration::from_secs(10)).await;
-        Self { port, process }
-    }
-
-    fn pause(&self) {
-        signal(self.process.pid().unwrap(), "STOP");
-    }
-
-    fn resume(&self) {
-        signal(self.process.pid().unwrap(), "CONT");
-    }
-
-    async fn conn(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(format!("redis://127.0.0.1:{}", self.port))
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-
-    async fn cmd<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query_async(&mut self.conn().await).await.unwrap()
-    }
-}
 
 /// Waits up to `limit` for `check`, polling.
 async fn eventually<F, Fut>(what: &str, limit: Duration, check: F)
@@ -152,111 +88,44 @@ async fn through_the_failover(s: &Stack, auth: &str, limit: Duration) -> usize {
     }
 }
 
-struct Cluster {
-    _dir: TempDir,
-    nodes: Vec<Node>,
-}
-
-impl Cluster {
-    /// Six nodes joined with `redis-cli --cluster create --cluster-replicas 1`.
-    async fn start() -> Self {
-        let dir = TempDir::new("cluster");
-        let mut nodes = Vec::new();
-        for _ in 0..6 {
-            let port = node_port();
-            let args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &format!("nodes-{port}.conf"),
-                "--cluster-node-timeout",
-                "1000",
-            ]
+/// The node that is master of `key`'s slot now.
+async fn master_of<'a>(cluster: &'a Cluster, key: &str) -> &'a OwnRedis {
+    let slot: i64 = cluster.nodes()[0].cmd(&["CLUSTER", "KEYSLOT", key]).await;
+    for node in cluster.nodes() {
+        let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
+        if !matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
+            continue;
+        }
+        let slots: Vec<(i64, i64)> = node
+            .cmd::<Vec<redis::Value>>(&["CLUSTER", "SLOTS"])
+            .await
             .iter()
-            .map(|a| (*a).to_owned())
-            .collect();
-            nodes.push(Node::start(dir.path(), port, &args).await);
-        }
-        let mut create = Command::new("redis-cli");
-        create.args(["--cluster", "create"]);
-        for node in &nodes {
-            create.arg(format!("127.0.0.1:{}", node.port));
-        }
-        let out = create
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .output()
-            .expect("redis-cli runs");
-        assert!(
-            out.status.success(),
-            "cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let cluster = Self { _dir: dir, nodes };
-        for node in &cluster.nodes {
-            eventually(
-                "cluster_state:ok on every node",
-                Duration::from_secs(20),
-                || async {
-                    let info: String = node.cmd(&["CLUSTER", "INFO"]).await;
-                    info.contains("cluster_state:ok")
-                },
-            )
-            .await;
-        }
-        cluster
-    }
-
-    fn seeds(&self) -> String {
-        urls(&self.nodes)
-    }
-
-    /// The node that is master of `key`'s slot now.
-    async fn master_of(&self, key: &str) -> &Node {
-        let slot: i64 = self.nodes[0].cmd(&["CLUSTER", "KEYSLOT", key]).await;
-        for node in &self.nodes {
-            let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
-            if !matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
-                continue;
-            }
-            let slots: Vec<(i64, i64)> = node
-                .cmd::<Vec<redis::Value>>(&["CLUSTER", "SLOTS"])
-                .await
-                .iter()
-                .filter_map(|range| match range {
-                    redis::Value::Array(parts) => match (&parts[0], &parts[1], &parts[2]) {
-                        (redis::Value::Int(a), redis::Value::Int(b), redis::Value::Array(m))
-                            if matches!(&m[1], redis::Value::Int(p) if *p == i64::from(node.port)) =>
-                        {
-                            Some((*a, *b))
-                        }
-                        _ => None,
-                    },
+            .filter_map(|range| match range {
+                redis::Value::Array(parts) => match (&parts[0], &parts[1], &parts[2]) {
+                    (redis::Value::Int(a), redis::Value::Int(b), redis::Value::Array(m))
+                        if matches!(&m[1], redis::Value::Int(p) if *p == i64::from(node.port())) =>
+                    {
+                        Some((*a, *b))
+                    }
                     _ => None,
-                })
-                .collect();
-            if slots.iter().any(|(a, b)| (*a..=*b).contains(&slot)) {
-                return node;
-            }
+                },
+                _ => None,
+            })
+            .collect();
+        if slots.iter().any(|(a, b)| (*a..=*b).contains(&slot)) {
+            return node;
         }
-        panic!("no master holds slot {slot}");
     }
+    panic!("no master holds slot {slot}");
 }
 
 #[tokio::test]
 async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_cache() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(3, 1, Duration::from_secs(1)).await;
     let s = stack(Options {
         extra: vec![
             kv("APP__REDIS__MODE", "cluster"),
-            kv("APP__REDIS__NODES", &cluster.seeds()),
+            kv("APP__REDIS__NODES", &cluster.seeds().join(",")),
             // In cluster mode redis.url is not used: point it at nothing.
             kv("APP__REDIS__URL", "redis://127.0.0.1:1"),
         ],
@@ -297,8 +166,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
         .find(|(k, _)| k == "APP__SESSION__KEY_PREFIX")
         .unwrap()
         .1;
-    let seeds: Vec<String> = cluster.seeds().split(',').map(str::to_owned).collect();
-    let client = redis::cluster::ClusterClient::new(seeds).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.seeds()).unwrap();
     let mut conn = client.get_async_connection().await.unwrap();
     let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
         .arg(format!("{key_prefix}events"))
@@ -329,7 +197,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
         sessions.push(s.session().await.1);
     }
     let mut masters_with_keys = 0;
-    for node in &cluster.nodes {
+    for node in cluster.nodes() {
         let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
         if matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
             let keys: i64 = node.cmd(&["DBSIZE"]).await;
@@ -339,7 +207,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
     assert_eq!(masters_with_keys, 3, "every master holds sessions");
 
     // CLUSTER FAILOVER on every replica: no acknowledged session is lost.
-    for node in &cluster.nodes {
+    for node in cluster.nodes() {
         let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
         if matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"slave") {
             let _: String = node.cmd(&["CLUSTER", "FAILOVER"]).await;
@@ -347,7 +215,7 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
     }
     eventually("the replicas promoted", Duration::from_secs(20), || async {
         let mut promoted = 0;
-        for node in &cluster.nodes {
+        for node in cluster.nodes() {
             let role: Vec<redis::Value> = node.cmd(&["ROLE"]).await;
             promoted += usize::from(
                 matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"),
@@ -379,12 +247,12 @@ async fn on_a_redis_cluster_sessions_spread_survive_failovers_and_reach_every_ca
         .find(|(k, _)| k == "APP__SESSION__KEY_PREFIX")
         .unwrap()
         .1;
-    let master = cluster.master_of(&format!("{key_prefix}{user_id}")).await;
-    master.pause();
+    let master = master_of(&cluster, &format!("{key_prefix}{user_id}")).await;
+    signal(master.pid(), "STOP");
     let stopped = Instant::now();
     let unavailable = through_the_failover(&s, &auth, Duration::from_secs(20)).await;
     let served_after = stopped.elapsed();
-    master.resume();
+    signal(master.pid(), "CONT");
     assert!(
         unavailable > 0,
         "the stopped master's keys answered 503 first"
@@ -452,75 +320,34 @@ async fn session_after_failover(s: &Stack) -> String {
 }
 
 struct Sentinels {
-    _dir: TempDir,
-    master: Node,
-    replica: Node,
-    sentinels: Vec<Node>,
+    master: OwnRedis,
+    replica: OwnRedis,
+    sentinels: Vec<OwnRedis>,
 }
 
 impl Sentinels {
     async fn start() -> Self {
-        let dir = TempDir::new("sentinel");
-        let args = |port: u16, extra: &[String]| -> Vec<String> {
-            let mut args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ]
-            .iter()
-            .map(|a| (*a).to_owned())
-            .collect();
-            args.extend_from_slice(extra);
-            args
-        };
-        let master_port = node_port();
-        let master = Node::start(dir.path(), master_port, &args(master_port, &[])).await;
-        let replica_port = node_port();
-        let replica = Node::start(
-            dir.path(),
-            replica_port,
-            &args(
-                replica_port,
-                &[
-                    "--replicaof".into(),
-                    "127.0.0.1".into(),
-                    master_port.to_string(),
-                ],
-            ),
-        )
-        .await;
+        let master = OwnRedis::start(&[]).await;
+        let master_port = master.port();
+        let replica =
+            OwnRedis::start(&["--replicaof", "127.0.0.1", &master_port.to_string()]).await;
         eventually("the replica in sync", Duration::from_secs(10), || async {
             let info: String = replica.cmd(&["INFO", "replication"]).await;
             info.contains("master_link_status:up")
         })
         .await;
         let mut sentinels = Vec::new();
-        for i in 0..3 {
-            let port = node_port();
-            let conf = dir.path().join(format!("sentinel-{i}.conf"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "port {port}\nbind 127.0.0.1\nsentinel monitor sessions 127.0.0.1 {master_port} 2\n\
+        for _ in 0..3 {
+            sentinels.push(
+                OwnRedis::sentinel(&format!(
+                    "sentinel monitor sessions 127.0.0.1 {master_port} 2\n\
                      sentinel down-after-milliseconds sessions 1000\nsentinel failover-timeout sessions 5000\n\
                      sentinel parallel-syncs sessions 1\n"
-                ),
-            )
-            .unwrap();
-            sentinels.push(
-                Node::start(
-                    dir.path(),
-                    port,
-                    &[conf.display().to_string(), "--sentinel".into()],
-                )
+                ))
                 .await,
             );
         }
         let cluster = Self {
-            _dir: dir,
             master,
             replica,
             sentinels,
@@ -542,8 +369,13 @@ impl Sentinels {
         cluster
     }
 
+    /// The sentinels' URLs, comma-separated, as `redis.sentinels` takes them.
     fn urls(&self) -> String {
-        urls(&self.sentinels)
+        self.sentinels
+            .iter()
+            .map(OwnRedis::url)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     async fn master_port(&self) -> u16 {
@@ -612,16 +444,16 @@ async fn with_sentinel_failovers_are_followed_and_a_waited_logout_stays_a_logout
         },
     )
     .await;
-    let master = if topology.master_port().await == topology.replica.port {
+    let master = if topology.master_port().await == topology.replica.port() {
         &topology.replica
     } else {
         &topology.master
     };
-    master.pause();
+    signal(master.pid(), "STOP");
     let stopped = Instant::now();
     let unavailable = through_the_failover(&s, &kept, Duration::from_secs(30)).await;
     let served_after = stopped.elapsed();
-    master.resume();
+    signal(master.pid(), "CONT");
     assert!(unavailable > 0, "the stopped master answered 503 first");
     eprintln!("sentinel: served again {served_after:?} after SIGSTOP ({unavailable} × 503)");
     // With redis.wait_replicas = 1 (strict, the default) a new session is confirmed only
@@ -646,7 +478,7 @@ async fn over_tls_the_story_runs_and_a_certificate_from_another_ca_is_refused() 
     let dir = TempDir::new("redis-tls");
     make_ca_and_server(dir.path(), "good");
     make_ca_and_server(dir.path(), "other");
-    let tls_port = node_port();
+    let tls_port = free_port();
     let path = |name: &str| dir.path().join(name).display().to_string();
     let args: Vec<String> = vec![
         "--port".into(),
@@ -666,7 +498,15 @@ async fn over_tls_the_story_runs_and_a_certificate_from_another_ca_is_refused() 
         "--tls-auth-clients".into(),
         "no".into(),
     ];
-    let _server = Node::start(dir.path(), tls_port, &args).await;
+    // TLS only (`--port 0`): no plain port to ask whether it is up, so not an OwnRedis.
+    let _server = ChildGuard::spawn(
+        Command::new(env("TEST_REDIS_SERVER_BIN"))
+            .current_dir(dir.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_port(tls_port, Duration::from_secs(10)).await;
     let url = format!("rediss://127.0.0.1:{tls_port}");
     let s = stack(Options {
         extra: vec![
