@@ -301,29 +301,55 @@ mod tests {
         assert!(!p.verify(long, Some(long_hash)).await.expect("verify"));
     }
 
+    /// Jobs that hold every hashing thread until released, so the jobs queued
+    /// meanwhile stay queued.
+    struct HeldWorkers {
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        running: Vec<tokio::task::JoinHandle<Result<(), HashError>>>,
+    }
+
+    impl HeldWorkers {
+        async fn hold(pool: &HashPool, threads: usize) -> Self {
+            let gate = Arc::new((Mutex::new(false), Condvar::new()));
+            let mut running = Vec::new();
+            for _ in 0..threads {
+                let (gate, pool) = (gate.clone(), pool.clone());
+                running.push(tokio::spawn(async move {
+                    pool.run(Priority::Interactive, move || {
+                        let (lock, open) = &*gate;
+                        let mut go = lock.lock().expect("gate");
+                        while !*go {
+                            go = open.wait(go).expect("gate");
+                        }
+                    })
+                    .await
+                }));
+            }
+            while pool.depth() < threads {
+                tokio::task::yield_now().await;
+            }
+            Self { gate, running }
+        }
+
+        /// Lets the holding jobs finish, and waits for them.
+        async fn release(self) {
+            {
+                let (lock, open) = &*self.gate;
+                *lock.lock().expect("gate") = true;
+                open.notify_all();
+            }
+            for task in self.running {
+                task.await.expect("task").expect("job ran");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_queued_job_whose_request_has_gone_is_not_run() {
         let pool = HashPool::new(8).expect("pool");
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Hold every worker, so the next job waits in the queue.
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let mut running = Vec::new();
-        for _ in 0..threads {
-            let (gate, pool) = (gate.clone(), pool.clone());
-            running.push(tokio::spawn(async move {
-                pool.run(Priority::Interactive, move || {
-                    let (lock, open) = &*gate;
-                    let mut go = lock.lock().expect("gate");
-                    while !*go {
-                        go = open.wait(go).expect("gate");
-                    }
-                })
-                .await
-            }));
-        }
-        while pool.depth() < threads {
-            tokio::task::yield_now().await;
-        }
+        let held = HeldWorkers::hold(&pool, threads).await;
         let ran = Arc::new(AtomicUsize::new(0));
         let abandoned = {
             let (pool, ran) = (pool.clone(), ran.clone());
@@ -340,14 +366,7 @@ mod tests {
         // The request goes away (its client left) while its job waits.
         abandoned.abort();
         assert!(abandoned.await.expect_err("aborted").is_cancelled());
-        {
-            let (lock, open) = &*gate;
-            *lock.lock().expect("gate") = true;
-            open.notify_all();
-        }
-        for task in running {
-            task.await.expect("task").expect("job ran");
-        }
+        held.release().await;
         // A job queued after it runs, so the abandoned one has been taken by then.
         let after = pool.run(Priority::Interactive, || 7).await.expect("run");
         assert_eq!(after, 7);
@@ -370,25 +389,8 @@ mod tests {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let max = 4usize.max(threads);
         // Hold every worker until released, so queued jobs stay queued.
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let held = HeldWorkers::hold(&pool, threads).await;
         let order = Arc::new(Mutex::new(Vec::new()));
-        let mut running = Vec::new();
-        for _ in 0..threads {
-            let (gate, pool) = (gate.clone(), pool.clone());
-            running.push(tokio::spawn(async move {
-                pool.run(Priority::Interactive, move || {
-                    let (lock, open) = &*gate;
-                    let mut go = lock.lock().expect("gate");
-                    while !*go {
-                        go = open.wait(go).expect("gate");
-                    }
-                })
-                .await
-            }));
-        }
-        while pool.depth() < threads {
-            tokio::task::yield_now().await;
-        }
         // Background jobs may fill half the queue only; beyond that, Busy at once.
         let mut queued = Vec::new();
         while pool.depth() < max / 2 {
@@ -422,12 +424,8 @@ mod tests {
             pool.run(Priority::Interactive, || ()).await,
             Err(HashError::Busy)
         );
-        {
-            let (lock, open) = &*gate;
-            *lock.lock().expect("gate") = true;
-            open.notify_all();
-        }
-        for task in running.into_iter().chain(queued) {
+        held.release().await;
+        for task in queued {
             task.await.expect("task").expect("job ran");
         }
         // Without priority the interactive jobs, queued last, would run last. Workers
