@@ -11,7 +11,10 @@
 //!
 //! Every script answers `{result, events}`, `events` a flat list of type and data (data
 //! empty when the script appended it itself), so the counts
-//! (`events_appended_total{type}`) are kept in one place.
+//! (`events_appended_total{type}`) are kept in one place. A session a script found
+//! gone (pruned from `multiple` mode's index) adds the pair `expired` and nothing,
+//! events on or off: `sessions_ended_total{reason="expired"}` counts it, as the
+//! service counts the endings a request causes.
 
 use super::redis::{Change, Redis};
 use crate::error::StoreError;
@@ -30,9 +33,10 @@ local C = #ARGV - 8
 local EV = {on = ARGV[C + 1], id = ARGV[C + 2], tail = ARGV[C + 3], m = ARGV[C + 4],
   r = ARGV[C + 5], e = ARGV[C + 6], cf = ARGV[C + 7], sid = ARGV[C + 8]}
 local OUT = {}
+local N = 0
 local function emit(kind, fields)
   if EV.on ~= '1' then return end
-  local data = '{"id":"' .. EV.id .. string.format('%04x', #OUT / 2) .. '","type":"' .. kind
+  local data = '{"id":"' .. EV.id .. string.format('%04x', N) .. '","type":"' .. kind
     .. '",' .. fields .. ',' .. EV.tail .. '}'
   if KEYS[2] then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', EV.m, '*', 'type', kind, 'data', data)
@@ -42,6 +46,7 @@ local function emit(kind, fields)
     table.insert(OUT, kind)
     table.insert(OUT, data)
   end
+  N = N + 1
 end
 local B64 = {}
 do
@@ -79,6 +84,10 @@ local function sid_of(token)
 end
 local function ended(sid, reason)
   emit('session.ended', '"sessionId":"' .. safe(sid) .. '","reason":"' .. reason .. '"')
+  if reason == 'expired' then
+    table.insert(OUT, 'expired')
+    table.insert(OUT, '')
+  end
 end
 local function created(token)
   if EV.on ~= '1' then return end
@@ -220,6 +229,16 @@ impl<'a> Emit<'a> {
     }
 
     async fn settle(&self, redis: &Redis, out: Vec<String>) {
+        let expired = out
+            .chunks(2)
+            .filter(|pair| pair.first().is_some_and(|kind| kind == "expired"))
+            .count();
+        crate::measure::count_by(
+            "sessions_ended_total",
+            "reason",
+            Reason::Expired.as_str(),
+            expired as u64,
+        );
         let Some(stream) = self.stream else {
             return;
         };

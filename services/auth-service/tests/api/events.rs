@@ -334,6 +334,21 @@ async fn a_session_found_expired_by_a_prune_is_an_expired_event() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(stream(&mut app).await.len(), before);
+    // And counted as an ending, as the endings a request causes are.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expired = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"sessions_ended_total{reason="expired"} "#))
+        .and_then(|value| value.parse::<f64>().ok());
+    assert!(expired.is_some_and(|n| n >= 1.0), "{metrics}");
 }
 
 #[tokio::test]
