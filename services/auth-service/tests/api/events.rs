@@ -335,15 +335,7 @@ async fn a_session_found_expired_by_a_prune_is_an_expired_event() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(stream(&mut app).await.len(), before);
     // And counted as an ending, as the endings a request causes are.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let expired = metrics
         .lines()
         .find_map(|line| line.strip_prefix(r#"sessions_ended_total{reason="expired"} "#))
@@ -685,15 +677,7 @@ async fn webhooks_arrive_signed_through_errors_timeouts_and_an_outage() {
         "first tries out of stream order: {positions:?}"
     );
     // Retries were counted.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("webhook_deliveries_total{outcome=\"retried\"}"));
     assert!(metrics.contains("webhook_deliveries_total{outcome=\"delivered\"}"));
     assert!(metrics.contains("events_appended_total{type=\"session.created\"}"));

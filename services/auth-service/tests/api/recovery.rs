@@ -480,15 +480,7 @@ async fn expired_older_malformed_and_empty_tokens_are_refused_and_change_nothing
 }
 
 async fn mails_sent(app: &TestApp, outcome: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .filter(|l| {
             l.starts_with("mails_sent_total{")
