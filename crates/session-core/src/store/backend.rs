@@ -41,7 +41,7 @@ const SENTINEL_POLL: Duration = Duration::from_millis(500);
 
 /// Whether a command failed because its connection is gone (not because of what it
 /// asked), so a read may be tried once more on a fresh connection.
-pub(crate) fn lost_connection(err: &redis::RedisError) -> bool {
+fn lost_connection(err: &redis::RedisError) -> bool {
     err.is_connection_dropped() || err.is_connection_refusal() || err.is_io_error()
 }
 
@@ -429,9 +429,34 @@ impl Backend {
         }
     }
 
+    /// Runs the read `op` on the reader connection; when that connection died under it
+    /// (Redis restarted since the last call), once more on a fresh one: a read is safe
+    /// to repeat. `Unavailable` when there is no connection; otherwise Redis's answer.
+    pub(crate) async fn read<T, F, Fut>(
+        &self,
+        what: &'static str,
+        op: F,
+    ) -> Result<redis::RedisResult<T>, StoreError>
+    where
+        F: Fn(Connection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let result = op(self.reader_for(what).await?).await;
+        if !result.as_ref().is_err_and(lost_connection) {
+            return Ok(result);
+        }
+        // Boxed: the second try is rare, and every read's future would otherwise carry
+        // room for it.
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(op(self.reader_for(what).await?).await)
+        })
+        .await
+    }
+
     /// The reader connection for the call `what`; `Unavailable` (logged, and counted
     /// as a failure) when there is none.
-    pub(crate) async fn reader_for(&self, what: &'static str) -> Result<Connection, StoreError> {
+    async fn reader_for(&self, what: &'static str) -> Result<Connection, StoreError> {
         self.reader().await.map_err(|err| {
             tracing::warn!(command = what, error = %err.0, "redis connection unavailable");
             self.failed(None);

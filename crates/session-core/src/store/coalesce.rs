@@ -30,7 +30,7 @@ use redis::cluster_routing::Slot;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
 use tokio::sync::oneshot;
 
-use super::backend::{Backend, lost_connection};
+use super::backend::Backend;
 use crate::error::StoreError;
 
 /// One read as it waits for its batch.
@@ -199,7 +199,11 @@ async fn send_one(to: &Target, batch: Vec<Pending>) {
         }
     }
     let gets = keys.len();
-    let outcome = tokio::time::timeout(to.timeout, run(&to.backend, &pipe)).await;
+    let run = to.backend.read("read_batch", |mut conn| {
+        let pipe = &pipe;
+        async move { conn.req_packed_commands(pipe, 0, pipe.len()).await }
+    });
+    let outcome = tokio::time::timeout(to.timeout, run).await;
     match outcome {
         Ok(Ok(Ok(values))) => answer(batch, gets, values),
         Ok(Ok(Err(err))) => {
@@ -207,27 +211,11 @@ async fn send_one(to: &Target, batch: Vec<Pending>) {
                 let _ = pending.reply.send(Ok(Err(err.clone())));
             }
         }
-        // No connection (logged by `reader_connection`), or no answer in time (each
+        // No connection (logged by the backend), or no answer in time (each
         // read times out on its own, and logs it, at the same moment).
         Ok(Err(err)) => fail_all(batch, err),
         Err(_) => fail_all(batch, StoreError::Unavailable),
     }
-}
-
-/// Runs the pipeline on the reader connection, once more on a fresh connection when
-/// the first died under it (Redis restarted since the last call).
-async fn run(
-    backend: &Backend,
-    pipe: &redis::Pipeline,
-) -> Result<RedisResult<Vec<Value>>, StoreError> {
-    let mut conn = backend.reader_for("read_batch").await?;
-    let result = conn.req_packed_commands(pipe, 0, pipe.len()).await;
-    if !result.as_ref().is_err_and(lost_connection) {
-        return Ok(result);
-    }
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let mut conn = backend.reader_for("read_batch").await?;
-    Ok(conn.req_packed_commands(pipe, 0, pipe.len()).await)
 }
 
 fn fail_all(batch: Vec<Pending>, err: StoreError) {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::{Backend, Connection, lost_connection};
+use super::backend::{Backend, Connection};
 use super::coalesce::{Coalescer, Read};
 use crate::error::StoreError;
 use crate::settings::{RedisSettings, SettingsError};
@@ -76,11 +76,6 @@ impl Redis {
     /// The bound on every call.
     pub fn timeout(&self) -> Duration {
         self.timeout
-    }
-
-    /// Whether this is a Redis Cluster (keys of different slots live apart).
-    pub fn is_cluster(&self) -> bool {
-        self.backend.is_cluster()
     }
 
     /// Runs `op` on a pooled connection, bounded by the timeout; for callers that keep
@@ -292,33 +287,16 @@ impl Redis {
         query: Query<'_>,
     ) -> Result<T, StoreError> {
         let read = async {
-            let mut conn = self.reader_connection(what).await?;
-            let mut result = query.run::<T>(&mut conn).await;
-            if result.as_ref().is_err_and(lost_connection) {
-                // A read is safe to repeat: the connection died under it (Redis
-                // restarted since the last call); the next one is a new connection.
-                // Boxed: the second try is rare, and every read's future would
-                // otherwise carry room for it.
-                result = Box::pin(self.read_again(what, query)).await?;
-            }
+            let result = self
+                .backend
+                .read(
+                    what,
+                    |mut conn| async move { query.run::<T>(&mut conn).await },
+                )
+                .await?;
             self.settle(what, result)
         };
         self.timed(what, read).await
-    }
-
-    async fn read_again<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        query: Query<'_>,
-    ) -> Result<redis::RedisResult<T>, StoreError> {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut conn = self.reader_connection(what).await?;
-        Ok(query.run::<T>(&mut conn).await)
-    }
-
-    /// The reader connection; `Unavailable` (logged, counted) when there is none.
-    async fn reader_connection(&self, what: &'static str) -> Result<Connection, StoreError> {
-        self.backend.reader_for(what).await
     }
 
     /// Runs `call` within `redis.timeout_ms`, recording its duration as
