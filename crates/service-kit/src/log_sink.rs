@@ -9,11 +9,12 @@
 //!
 //! # Why not `tracing-appender`
 //! Measured against `tracing-appender`'s non-blocking writer (lossy, the same buffer:
-//! `CAPACITY / 200` lines) in one run, `make bench-parts` with `PARTS_ONLY=log` (medians
-//! of 11 on 2 cores at load average 3.5-5): 39.6 ns per 200-byte line from one thread
-//! against 74.0 ns, 37.4 ns against 82.6 ns from two threads (one copy into a shared
-//! buffer, against an allocation and a channel send per line), and 4.0 million lines/s
-//! written out flat out against 1.5 million (one `write` per batch, not per line). It
+//! `CAPACITY / 200` lines) in the run of docs/benchmark.md's "Hand-made parts", `make
+//! bench-parts` with `PARTS_ONLY=log` (medians of 11 on 2 cores at load average 3.5-6):
+//! 32.8 ns per 200-byte line from one thread against 76.1 ns, 37.8 ns against 280 ns
+//! from two threads (one copy into a shared buffer, against an allocation and a
+//! channel send per line), and 2.45 million lines/s written out flat out against 0.78
+//! million (one `write` per batch, not per line). It
 //! also writes how many lines were lost into the output itself; the crate only counts.
 //! Before the writer woke at [`HIGH_WATER`], it slept out its gathering time while a
 //! burst filled the buffer: 0.9 million lines/s, and 98% of a flat-out run lost.

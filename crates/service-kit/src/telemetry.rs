@@ -421,12 +421,13 @@ mod otlp {
     /// give: the `trace_spans_dropped_total` / `trace_spans_exported_total` counters,
     /// and exports on the Tokio runtime, where the reqwest client of [`OtlpHttp`] works
     /// (the SDK's batch thread polls the export with a plain executor, no reactor).
-    /// Measured against it in one run, `make bench-parts` with `PARTS_ONLY=spans`
-    /// (medians of 11 on 2 cores at load average 3.5-5, an exporter that does nothing,
-    /// the same queue, batch and delay): 342 ns per span started and ended against
-    /// 282 ns (the SDK is 60 ns cheaper per span), and 12,631 spans lost of 100,000
-    /// ended flat out against 33,965. Before the exporter woke once per batch instead
-    /// of once per span, it was 481 ns against 411 ns and lost 61,600.
+    /// Measured against it in the run of docs/benchmark.md's "Hand-made parts", `make
+    /// bench-parts` with `PARTS_ONLY=spans` (medians of 11 on 2 cores at load average
+    /// 3.5-6, an exporter that does nothing, the same queue, batch and delay): 575 ns
+    /// per span started and ended against 517 ns (the SDK is about 60 ns cheaper per
+    /// span), and 11,932 spans lost of 100,000 ended flat out against 23,678. Before
+    /// the exporter woke once per batch instead of once per span, it was 481 ns
+    /// against 411 ns and lost 61,600.
     #[derive(Debug)]
     pub struct ExportQueue {
         sender: mpsc::Sender<SpanData>,

@@ -6,11 +6,12 @@
 //! clients (introspection, JWKS) forward it without every caller passing it down.
 //!
 //! # Why not opentelemetry_sdk's `TraceContextPropagator`
-//! Measured against it in one run, `make bench-parts` with `PARTS_ONLY=trace` (medians
-//! of 11 on 2 cores at load average 4-6): reading `traceparent` and `tracestate` 109 ns
-//! against 843 ns, writing them 142 ns against 741 ns (no `Context`, no `format!`, no
-//! split into a `Vec`). And the parsing is the recommendation's: of 11 `traceparent`
-//! values W3C refuses, the propagator accepts 8 (a trailing dash after version 00,
+//! Measured against it in the run of docs/benchmark.md's "Hand-made parts", `make
+//! bench-parts` with `PARTS_ONLY=trace` (medians of 11 on 2 cores at load average
+//! 3.5-6): reading `traceparent` and `tracestate` 179 ns against 778 ns, writing them
+//! 117 ns against 650 ns (no `Context`, no `format!`, no split into a `Vec`). And the
+//! parsing is the recommendation's: of 11 `traceparent` values W3C refuses, the
+//! propagator accepts 8 (a trailing dash after version 00,
 //! short trace or parent ids, 1-digit flags or version, `+` in an id, an uppercase
 //! version, spaces around the value); this parser accepts none. One leniency of ours:
 //! `tracestate` is passed on when printable and short, not parsed as a list (the

@@ -114,9 +114,10 @@ const KNOWN_HEADERS: usize = 16;
 /// order jsonwebtoken checks them. A header is remembered only after a token with a
 /// valid signature carried it.
 ///
-/// Measured against `jsonwebtoken::decode` in the same run (`make bench-parts`,
-/// `PARTS_ONLY=jwt`, medians of 11, 2 cores, load average 3.5-6): HS256 1,982 ns per
-/// verify against 4,473 ns, so the HS256 path stays; EdDSA 81.8 µs against 78.0 µs
+/// Measured against `jsonwebtoken::decode` in the run of docs/benchmark.md's
+/// "Hand-made parts" (`make bench-parts`, `PARTS_ONLY=jwt`, medians of 11, 2 cores,
+/// load average 3.5-6): HS256 1,333 ns per verify against 2,636 ns, so the HS256 path
+/// stays; EdDSA 81.8 µs against 78.0 µs
 /// (the signature is the cost), so EdDSA tokens go through jsonwebtoken whole.
 pub struct TokenCodec {
     signer: Option<(Header, EncodingKey)>,
